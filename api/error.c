@@ -1,0 +1,37 @@
+/*
+ * Errors as values: WEFT_ERR(code) pointers (the kernel's ERR_PTR idiom) and
+ * the message a task may attach to the error it returns.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sched/runtime.h"
+#include "weft.h"
+
+int weft_error(const void *result)
+{
+    uintptr_t v = (uintptr_t)result;
+    return v >= (uintptr_t)-WEFT_MAX_ERRNO ? (int)-(intptr_t)v : 0;
+}
+
+void *weft_fail(int code, const char *fmt, ...)
+{
+    if (code <= 0 || code > WEFT_MAX_ERRNO)
+        code = EINVAL;
+    struct worker *w = worker_self();
+    struct weft_task *self = w ? w->current : NULL;
+    if (self && fmt) {
+        char *text = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&text, fmt, ap) < 0)
+            text = NULL;
+        va_end(ap);
+        free(self->message);
+        self->message = text;
+    }
+    return WEFT_ERR(code);
+}

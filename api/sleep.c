@@ -1,0 +1,71 @@
+/*
+ * asyncio.sleep and asyncio.sleep(0): a timer that wakes the task, and a
+ * plain trip to the back of the ready queue.
+ */
+#include <errno.h>
+#include <math.h>
+
+#include "sched/runtime.h"
+#include "sched/task.h"
+#include "sched/timer.h"
+#include "weft.h"
+
+static void sleep_fire(struct timer *tm)
+{
+    task_wake(tm->task, tm->seq);
+}
+
+int weft_yield(void)
+{
+    struct worker *w = worker_self();
+    struct weft_task *self = w ? w->current : NULL;
+    if (!self)
+        return EPERM;
+    task_suspend(self, SW_YIELD);
+    bool cancelled;
+    task_wait_end(self, &cancelled);
+    return cancelled ? ECANCELED : 0;
+}
+
+int weft_sleep(double seconds)
+{
+    struct worker *w = worker_self();
+    struct weft_task *self = w ? w->current : NULL;
+    if (!self)
+        return EPERM;
+    if (isnan(seconds))
+        return EINVAL;
+    if (seconds <= 0)
+        return weft_yield();
+    struct runtime *rt = self->rt;
+    uint64_t seq = task_wait_begin(self);
+    struct timer *tm = timer_new(runtime_now(rt) + seconds, sleep_fire, self, seq);
+    if (!tm || sched_timer_add(rt, tm) != 0) {
+        if (tm) {
+            timer_release(tm);
+            timer_release(tm);
+        }
+        __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
+        return ENOMEM;
+    }
+    spin_lock(&self->lock);
+    self->wait_kind = WAIT_WAKE;
+    bool pending = self->must_cancel;
+    spin_unlock(&self->lock);
+    /* Cancelled while running: asyncio cancels the sleep's future at once,
+     * so the task wakes on the next turn of the loop. */
+    if (pending)
+        task_wake(self, seq);
+    task_suspend(self, SW_PARK);
+    timer_cancel(tm);
+    timer_release(tm);
+    bool cancelled;
+    task_wait_end(self, &cancelled);
+    return cancelled ? ECANCELED : 0;
+}
+
+double weft_now(void)
+{
+    struct worker *w = worker_self();
+    return runtime_now(w ? w->rt : NULL);
+}

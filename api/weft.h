@@ -1,0 +1,147 @@
+/*
+ * weft: Python asyncio's programming model for C, on an M:N fiber scheduler.
+ *
+ * A task is a call `void *fn(void *arg)` running on its own fiber. Tasks run
+ * on N worker threads and suspend only at await points: the weft calls marked
+ * "await point" below. With one worker (workers = 1 or WEFT_WORKERS=1) the
+ * runtime runs on the thread that called weft_run and reproduces the order of
+ * CPython 3.11's asyncio event loop exactly.
+ *
+ * Errors are values. A pointer result is either a value or WEFT_ERR(code)
+ * (codes 1..4095, the top 4095 addresses); weft_error() tells which. Calls that
+ * return int return 0 or a positive errno code. ECANCELED plays asyncio's
+ * CancelledError, ETIMEDOUT its TimeoutError. Misuse answers EPERM (an await
+ * outside a task), EDEADLK (a task awaiting itself) or EINVAL (bad argument).
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A task handle. Reference-counted: weft_spawn returns one reference, owned by
+ * the caller and dropped with weft_task_release; the runtime holds its own
+ * while the task runs. Every handle stays valid until weft_run returns. */
+typedef struct weft_task weft_task;
+
+typedef struct weft_config {
+    unsigned workers;      /* 0: $WEFT_WORKERS if set, else one per online CPU; 1: single-thread mode */
+    size_t stack_size;     /* fiber stack in bytes; 0: default (256 KiB), rounded up to pages */
+    bool virtual_time;     /* the clock starts at 0 and jumps to the next timer whenever no
+                              task can run; also turned on by WEFT_VIRTUAL_TIME=1 */
+} weft_config;
+
+#define WEFT_ERR(code) ((void *)(intptr_t)-(intptr_t)(code))
+#define WEFT_MAX_ERRNO 4095
+
+/* The error code carried by a result, or 0 if it is a value. */
+int weft_error(const void *result);
+
+/* Record a printf-style message on the current task and return WEFT_ERR(code),
+ * so that `return weft_fail(EIO, "reading %s", path);` raises with a message. */
+void *weft_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define WEFT_FOREVER (-1.0) /* "no timeout" */
+
+/* asyncio.run: start the runtime, run main(arg) as the first task and return
+ * its result. When main returns, every task still alive is cancelled and run
+ * to completion, then everything is freed (task handles included). cfg may be
+ * NULL. From inside a running task: WEFT_ERR(EBUSY); bad config: EINVAL. */
+void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg);
+
+/* asyncio.create_task: schedule fn(arg) as a new task. The caller keeps
+ * running until its next await point. NULL with errno set on failure
+ * (EPERM outside a task, EINVAL for a NULL fn, ENOMEM). */
+weft_task *weft_spawn(void *(*fn)(void *), void *arg);
+
+/* loop.run_in_executor(None, fn, arg): run fn on the blocking thread pool;
+ * the handle is awaitable like a task's. NULL with errno set on failure. */
+weft_task *weft_spawn_blocking(void *(*fn)(void *), void *arg);
+
+/* await t (await point): t's result, or WEFT_ERR(code) if it failed,
+ * WEFT_ERR(ECANCELED) if it was cancelled or the caller is. Cancelling a task
+ * blocked here cancels t too, and the caller resumes when t has finished. */
+void *weft_await(weft_task *t);
+
+/* Task.cancel(): request cancellation, delivered once at t's next await point
+ * (at once if t is suspended). False if t is already done. */
+bool weft_cancel(weft_task *t);
+
+bool weft_task_done(const weft_task *t);
+bool weft_task_cancelled(const weft_task *t);
+
+/* Task.result(): the result or WEFT_ERR(code); WEFT_ERR(EAGAIN) while not done. */
+void *weft_task_result(const weft_task *t);
+
+/* The weft_fail message of a failed task, else strerror of its error code;
+ * NULL if it has not failed. Valid as long as the handle. */
+const char *weft_task_message(const weft_task *t);
+
+/* The task running on this thread, or NULL outside a task. Borrowed. */
+weft_task *weft_task_current(void);
+
+/* Drop the caller's reference. The task keeps running. */
+void weft_task_release(weft_task *t);
+
+/* asyncio.sleep (await point): 0, or ECANCELED. A delay <= 0 is weft_yield;
+ * NaN is EINVAL. */
+int weft_sleep(double seconds);
+
+/* asyncio.sleep(0) (await point): let every other ready task run once.
+ * 0, or ECANCELED. */
+int weft_yield(void);
+
+/* loop.time(): monotonic seconds; under virtual_time the virtual clock. */
+double weft_now(void);
+
+enum { WEFT_RETURN_EXCEPTIONS = 1 };
+
+/* asyncio.gather (await point): 0 and results[i] for tasks[i], in order.
+ * Without WEFT_RETURN_EXCEPTIONS: the first failure's code, as soon as it
+ * happens, cancelling nobody. With it: waits for all, failures appear as
+ * WEFT_ERR entries. Cancelling the caller cancels every task, and the call
+ * returns ECANCELED once all have finished. */
+int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags);
+
+enum weft_when { WEFT_ALL_COMPLETED, WEFT_FIRST_COMPLETED, WEFT_FIRST_EXCEPTION };
+
+/* asyncio.wait (await point): wait until `when` holds or timeout seconds pass
+ * (WEFT_FOREVER: no timeout). Cancels nothing; on timeout returns 0. done[i]
+ * (done may be NULL) tells which tasks were done on return. */
+int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double timeout, bool done[]);
+
+/* asyncio.wait_for (await point): t's result if it finishes within timeout;
+ * otherwise cancel t, wait until it finishes, and return WEFT_ERR(ETIMEDOUT)
+ * if it ended cancelled, else its own result or error (asyncio 3.11). */
+void *weft_wait_for(weft_task *t, double timeout);
+
+/* asyncio.Queue, safe across workers. */
+typedef struct weft_queue weft_queue;
+weft_queue *weft_queue_create(size_t maxsize);    /* 0: unbounded; NULL + errno on failure */
+int weft_queue_put(weft_queue *q, void *item);    /* await point while full: 0 or ECANCELED */
+int weft_queue_get(weft_queue *q, void **item);   /* await point while empty: 0 or ECANCELED */
+void weft_queue_destroy(weft_queue *q);
+
+/* Async generators, driven by their consumer. */
+typedef struct weft_gen weft_gen;
+weft_gen *weft_gen_create(void *(*body)(weft_gen *g, void *arg), void *arg);
+/* In body: hand value to the consumer and suspend until the next request.
+ * 0, or ECANCELED when the generator is being closed. */
+int weft_gen_yield(weft_gen *g, void *value);
+/* Consumer (await point): 0 and the next value; ENODATA once body returned
+ * NULL; the code of WEFT_ERR(code) if body returned one. */
+int weft_gen_next(weft_gen *g, void **value);
+/* aclose(): a suspended body sees ECANCELED from weft_gen_yield and may clean
+ * up; then everything is freed. */
+void weft_gen_destroy(weft_gen *g);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_H */

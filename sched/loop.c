@@ -1,0 +1,173 @@
+/*
+ * Single-thread mode: CPython 3.11's event loop, step for step.
+ *
+ * One FIFO of entries (loop._ready): a task step, an expired timer, or a
+ * callback. Each iteration is BaseEventLoop._run_once: prune cancelled
+ * timers (asyncio's rule), poll with a timeout of 0 if anything is ready,
+ * else until the next timer; move the expired timers to the FIFO in deadline
+ * order; then run exactly the entries that were queued when the iteration
+ * began. A finished task wakes each awaiter as its own entry; an expired
+ * timer is an entry that, when run, wakes its sleeper as another entry:
+ * these hops are what decide who prints first.
+ *
+ * After main is done (a done-callback, like run_until_complete's, stops the
+ * loop at the end of that iteration) the leftover tasks are cancelled and
+ * the loop runs until every task has finished, as asyncio.Runner does.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sched/overflow.h"
+#include "sched/runtime.h"
+
+#define MAXIMUM_SELECT_TIMEOUT (24 * 3600.0)
+#define CLOCK_RESOLUTION 1e-9 /* time.get_clock_info('monotonic').resolution */
+
+static void ready_push(struct ready *q, uintptr_t entry)
+{
+    if (q->len == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 256;
+        uintptr_t *items = malloc(cap * sizeof *items);
+        if (!items) {
+            fputs("weft: out of memory growing the ready queue\n", stderr);
+            abort();
+        }
+        for (size_t i = 0; i < q->len; i++)
+            items[i] = q->items[(q->head + i) & (q->cap - 1)];
+        free(q->items);
+        q->items = items;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->items[(q->head + q->len++) & (q->cap - 1)] = entry;
+}
+
+static uintptr_t ready_pop(struct ready *q)
+{
+    uintptr_t e = q->items[q->head];
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->len--;
+    return e;
+}
+
+void loop_step_ready(struct runtime *rt, struct weft_task *t)
+{
+    ready_push(&rt->ready, (uintptr_t)t | ENTRY_STEP);
+}
+
+void loop_call_soon(struct runtime *rt, struct callback *cb)
+{
+    ready_push(&rt->ready, (uintptr_t)cb | ENTRY_CALL);
+}
+
+static void run_entry(uintptr_t e)
+{
+    void *p = (void *)(e & ~(uintptr_t)3);
+    switch (e & 3) {
+    case ENTRY_STEP:
+        task_run(p);
+        break;
+    case ENTRY_TIMER: {
+        struct timer *tm = p;
+        if (!__atomic_load_n(&tm->cancelled, __ATOMIC_RELAXED))
+            tm->fire(tm);
+        timer_release(tm);
+        break;
+    }
+    case ENTRY_CALL: {
+        struct callback *cb = p;
+        cb->fn(cb);
+        break;
+    }
+    }
+}
+
+/* The selector's select(timeout): take what other threads handed over,
+ * then wait (or, under virtual time, jump the clock) if nothing is ready. */
+static void poll(struct runtime *rt, struct worker *w, double timeout)
+{
+    uint32_t prepared = park_prepare(&w->park);
+    bool got = false;
+    for (void *t; (t = inject_pop(&rt->inject));) {
+        loop_step_ready(rt, t);
+        got = true;
+    }
+    if (got || timeout == 0)
+        return;
+    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+    if (timeout < 0 && !external) {
+        runtime_deadlock(rt);
+        return;
+    }
+    if (rt->virtual_time && timeout > 0) {
+        rt->vnow += timeout; /* vtime.py's VirtualSelector, to the last bit */
+        return;
+    }
+    int64_t deadline = -1;
+    if (timeout > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)(timeout * 1e9);
+    }
+    park_wait(&w->park, prepared, deadline);
+    for (void *t; (t = inject_pop(&rt->inject));)
+        loop_step_ready(rt, t);
+}
+
+static void run_once(struct runtime *rt, struct worker *w)
+{
+    struct timer_heap *heap = &w->timers;
+    timer_heap_prune(heap);
+    double timeout = -1;
+    if (rt->ready.len || rt->stopping) {
+        timeout = 0;
+    } else if (heap->len) {
+        timeout = fmin(fmax(0, heap->items[0]->when - runtime_now(rt)), MAXIMUM_SELECT_TIMEOUT);
+    }
+    poll(rt, w, timeout);
+    double end = runtime_now(rt) + CLOCK_RESOLUTION;
+    while (heap->len && heap->items[0]->when < end)
+        ready_push(&rt->ready, (uintptr_t)timer_heap_pop(heap) | ENTRY_TIMER);
+    for (size_t ntodo = rt->ready.len; ntodo; ntodo--)
+        run_entry(ready_pop(&rt->ready));
+}
+
+static void stop_loop(struct callback *cb)
+{
+    struct runtime *rt = (struct runtime *)((char *)cb - offsetof(struct runtime, stop_cb));
+    rt->stopping = true;
+}
+
+/* run_until_complete's done-callback: stop at the end of the iteration. */
+static void main_done(struct waiter *w, struct weft_task *main)
+{
+    (void)w;
+    loop_call_soon(main->rt, &main->rt->stop_cb);
+}
+
+void loop_run(struct runtime *rt)
+{
+    struct worker *w = &rt->workers[0];
+    worker_set_self(w);
+    void *alt = overflow_altstack_enter();
+#ifdef WEFT_TSAN
+    w->side.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    rt->stop_cb.fn = stop_loop;
+    rt->main_waiter.fn = main_done;
+    task_add_waiter(rt->main, &rt->main_waiter);
+    loop_step_ready(rt, rt->main);
+    while (!rt->stopping)
+        run_once(rt, w);
+    /* asyncio.Runner.close: cancel what is left and run it to the end. */
+    rt->stopping = false;
+    while (__atomic_load_n(&rt->live, __ATOMIC_ACQUIRE) > 0) {
+        runtime_cancel_all(rt);
+        while (__atomic_load_n(&rt->live, __ATOMIC_ACQUIRE) > 0 && !rt->stopping)
+            run_once(rt, w);
+        rt->stopping = false;
+    }
+    overflow_altstack_leave(alt);
+    worker_set_self(NULL);
+}

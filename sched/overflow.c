@@ -1,0 +1,112 @@
+/*
+ * Stack overflow reports (see overflow.h). The handler only reads the
+ * faulting thread's own worker, so no registry of stacks is needed: a fault
+ * that is not in the running task's guard goes to whatever handler was there
+ * before (by restoring it and returning, so the instruction faults again).
+ */
+#include "sched/overflow.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sched/runtime.h"
+
+#define ALTSTACK_BYTES (64 * 1024)
+
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned installs;
+static struct sigaction previous;
+
+/* async-signal-safe output */
+static void put(const char *s)
+{
+    ssize_t r = write(STDERR_FILENO, s, strlen(s));
+    (void)r;
+}
+
+static void put_number(unsigned long long v)
+{
+    char buf[24];
+    char *p = buf + sizeof buf;
+    *--p = 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    put(p);
+}
+
+void overflow_report(const struct weft_task *t)
+{
+    put("weft: stack overflow in task Task-");
+    put_number(t->id);
+    put(" (stack of ");
+    put_number(t->stack ? t->stack->size : 0);
+    put(" bytes; raise weft_config.stack_size)\n");
+    abort();
+}
+
+static void on_segv(int sig, siginfo_t *info, void *uctx)
+{
+    struct worker *w = worker_self();
+    struct weft_task *t = w ? w->current : NULL;
+    if (t && t->stack && stack_guard_hit(t->stack, info->si_addr))
+        overflow_report(t);
+    /* Not ours: let the previous disposition have the fault. */
+    if (previous.sa_flags & SA_SIGINFO) {
+        if (previous.sa_sigaction) {
+            previous.sa_sigaction(sig, info, uctx);
+            return;
+        }
+    }
+    sigaction(SIGSEGV, &previous, NULL);
+}
+
+void overflow_handler_install(void)
+{
+    pthread_mutex_lock(&install_lock);
+    if (installs++ == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, &previous);
+    }
+    pthread_mutex_unlock(&install_lock);
+}
+
+void overflow_handler_remove(void)
+{
+    pthread_mutex_lock(&install_lock);
+    if (--installs == 0)
+        sigaction(SIGSEGV, &previous, NULL);
+    pthread_mutex_unlock(&install_lock);
+}
+
+void *overflow_altstack_enter(void)
+{
+    stack_t old;
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+        return NULL; /* the thread already has one; keep it */
+    void *mem = malloc(ALTSTACK_BYTES);
+    if (!mem)
+        return NULL;
+    stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_BYTES, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) {
+        free(mem);
+        return NULL;
+    }
+    return mem;
+}
+
+void overflow_altstack_leave(void *alt)
+{
+    if (!alt)
+        return;
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    free(alt);
+}

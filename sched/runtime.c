@@ -1,0 +1,314 @@
+/*
+ * weft_run: read the configuration, build a runtime, run main as the first
+ * task in either mode, then take everything down.
+ *
+ * Also what both modes share: the clock (real or virtual), the registry of
+ * tasks (for cancelling leftovers and freeing handles at the end), the
+ * deadlock rule, and the worker-side bookkeeping when a task ends.
+ */
+#include "sched/runtime.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/overflow.h"
+
+#define DEFAULT_STACK_SIZE (256 * 1024)
+#define MIN_STACK_SIZE (16 * 1024)
+#define MAX_STACK_SIZE ((size_t)1 << 30)
+#define MAX_WORKERS 1024
+
+static __thread struct worker *self_worker;
+
+__attribute__((noinline)) struct worker *worker_self(void)
+{
+    struct worker *w = self_worker;
+    __asm__ volatile("" ::: "memory"); /* keep callers from caching the TLS slot */
+    return w;
+}
+
+__attribute__((noinline)) void worker_set_self(struct worker *w)
+{
+    self_worker = w;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double runtime_now(struct runtime *rt)
+{
+    if (rt && rt->virtual_time) {
+        double v;
+        __atomic_load(&rt->vnow, &v, __ATOMIC_ACQUIRE);
+        return v;
+    }
+    return monotonic_seconds();
+}
+
+/* --- registry ---------------------------------------------------------- */
+
+void registry_add(struct runtime *rt, struct weft_task *t)
+{
+    struct worker *w = worker_self();
+    unsigned index = w && w->rt == rt ? w->index : 0;
+    struct registry *r = &rt->workers[index].registry;
+    t->reg_index = index;
+    spin_lock(&r->lock);
+    t->reg_prev = r->tail;
+    t->reg_next = NULL;
+    if (r->tail)
+        r->tail->reg_next = t;
+    else
+        r->head = t;
+    r->tail = t;
+    spin_unlock(&r->lock);
+}
+
+void registry_remove(struct runtime *rt, struct weft_task *t)
+{
+    struct registry *r = &rt->workers[t->reg_index].registry;
+    spin_lock(&r->lock);
+    if (t->reg_prev)
+        t->reg_prev->reg_next = t->reg_next;
+    else
+        r->head = t->reg_next;
+    if (t->reg_next)
+        t->reg_next->reg_prev = t->reg_prev;
+    else
+        r->tail = t->reg_prev;
+    spin_unlock(&r->lock);
+}
+
+/* Snapshot the tasks not yet done, each with a reference held. */
+static struct weft_task **registry_pending(struct runtime *rt, size_t *n)
+{
+    size_t cap = 64, len = 0;
+    struct weft_task **list = malloc(cap * sizeof *list);
+    for (unsigned i = 0; list && i < rt->nworkers; i++) {
+        struct registry *r = &rt->workers[i].registry;
+        spin_lock(&r->lock);
+        for (struct weft_task *t = r->head; t; t = t->reg_next) {
+            if (task_is_done(t))
+                continue;
+            if (len == cap) {
+                struct weft_task **bigger = realloc(list, 2 * cap * sizeof *list);
+                if (!bigger)
+                    break;
+                list = bigger;
+                cap *= 2;
+            }
+            task_ref(t);
+            list[len++] = t;
+        }
+        spin_unlock(&r->lock);
+    }
+    *n = len;
+    return list;
+}
+
+size_t runtime_cancel_all(struct runtime *rt)
+{
+    size_t n = 0;
+    struct weft_task **pending = registry_pending(rt, &n);
+    if (!pending)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        task_cancel(pending[i]);
+        task_unref(pending[i]);
+    }
+    free(pending);
+    return n;
+}
+
+void runtime_deadlock(struct runtime *rt)
+{
+    if (!rt->deadlock_reported) {
+        rt->deadlock_reported = true;
+        fprintf(stderr, "weft: deadlock: every task is waiting and nothing can wake one; "
+                        "cancelling %s\n",
+                task_is_done(rt->main) ? "the remaining tasks" : "main");
+    }
+    if (task_is_done(rt->main))
+        runtime_cancel_all(rt);
+    else
+        task_cancel(rt->main);
+}
+
+/* --- the worker side of a task's end ----------------------------------- */
+
+void sched_task_exited(struct worker *w, struct weft_task *t)
+{
+    struct runtime *rt = w->rt;
+    if (t->stack) {
+        if (stack_canary_dead(t->stack))
+            overflow_report(t); /* does not return */
+        stack_put(&rt->stacks, &w->stacks, t->stack);
+        t->stack = NULL;
+    }
+#ifdef WEFT_TSAN
+    if (t->side.tsan_fiber)
+        __tsan_destroy_fiber(t->side.tsan_fiber);
+    t->side.tsan_fiber = NULL;
+#endif
+    bool is_main = t == rt->main;
+    if (is_main && !rt->single) {
+        __atomic_store_n(&rt->main_done, true, __ATOMIC_RELEASE);
+        runtime_cancel_all(rt);
+    }
+    task_unref(t);
+    if (__atomic_sub_fetch(&rt->live, 1, __ATOMIC_ACQ_REL) == 0 &&
+        __atomic_load_n(&rt->main_done, __ATOMIC_ACQUIRE) && !rt->single)
+        workers_stop(rt);
+}
+
+/* --- configuration ------------------------------------------------------ */
+
+static bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static int parse_workers(unsigned *out)
+{
+    const char *v = getenv("WEFT_WORKERS");
+    if (!v || !*v) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        *out = n > 0 ? (unsigned)(n < MAX_WORKERS ? n : MAX_WORKERS) : 1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || n < 1 || n > MAX_WORKERS)
+        return EINVAL;
+    *out = (unsigned)n;
+    return 0;
+}
+
+static int configure(struct runtime *rt, const weft_config *cfg)
+{
+    weft_config c = cfg ? *cfg : (weft_config){0};
+    if (c.workers > MAX_WORKERS)
+        return EINVAL;
+    if (!c.workers && parse_workers(&c.workers) != 0)
+        return EINVAL;
+    if (!c.stack_size)
+        c.stack_size = DEFAULT_STACK_SIZE;
+    if (c.stack_size < MIN_STACK_SIZE || c.stack_size > MAX_STACK_SIZE)
+        return EINVAL;
+    rt->nworkers = c.workers;
+    rt->single = c.workers == 1;
+    rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");
+    stack_pool_init(&rt->stacks, c.stack_size);
+    return 0;
+}
+
+/* --- build and take down ------------------------------------------------ */
+
+static struct runtime *runtime_create(const weft_config *cfg, int *err)
+{
+    struct runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    *err = configure(rt, cfg);
+    if (*err) {
+        free(rt);
+        return NULL;
+    }
+    rt->workers = aligned_alloc(CACHE_LINE, rt->nworkers * sizeof *rt->workers);
+    rt->idle_stack = calloc(rt->nworkers, sizeof *rt->idle_stack);
+    if (!rt->workers || !rt->idle_stack || inject_init(&rt->inject) != 0) {
+        free(rt->workers);
+        free(rt->idle_stack);
+        stack_pool_destroy(&rt->stacks);
+        free(rt);
+        *err = ENOMEM;
+        return NULL;
+    }
+    memset(rt->workers, 0, rt->nworkers * sizeof *rt->workers);
+    pthread_mutex_init(&rt->idle_lock, NULL);
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct worker *w = &rt->workers[i];
+        w->rt = rt;
+        w->index = i;
+        w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
+        w->registry.lock = (spinlock)SPINLOCK_INIT;
+        timer_heap_init(&w->timers);
+        park_init(&w->park);
+        if (deque_init(&w->deque, 8) != 0)
+            *err = ENOMEM;
+    }
+    return rt;
+}
+
+/* Free every task the user still holds a handle to, reporting failures
+ * nobody looked at, as asyncio does when such a task is collected. */
+static void runtime_destroy(struct runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct worker *w = &rt->workers[i];
+        timer_heap_destroy(&w->timers);
+    }
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct registry *r = &rt->workers[i].registry;
+        while (r->head) {
+            struct weft_task *t = r->head;
+            r->head = t->reg_next;
+            task_free(t);
+        }
+    }
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct worker *w = &rt->workers[i];
+        stack_cache_flush(&rt->stacks, &w->stacks);
+        deque_destroy(&w->deque);
+    }
+    stack_pool_destroy(&rt->stacks);
+    inject_destroy(&rt->inject);
+    pthread_mutex_destroy(&rt->idle_lock);
+    free(rt->ready.items);
+    free(rt->idle_stack);
+    free(rt->workers);
+    free(rt);
+}
+
+void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
+{
+    if (worker_self())
+        return WEFT_ERR(EBUSY);
+    if (!main)
+        return WEFT_ERR(EINVAL);
+    int err;
+    struct runtime *rt = runtime_create(cfg, &err);
+    if (!rt)
+        return WEFT_ERR(err);
+    void *result = WEFT_ERR(err);
+    if (!err) {
+        overflow_handler_install();
+        rt->main = task_create(rt, main, arg);
+        if (!rt->main) {
+            result = WEFT_ERR(ENOMEM);
+        } else {
+            if (rt->single)
+                loop_run(rt);
+            else
+                workers_run(rt);
+            rt->main->retrieved = true;
+            result = rt->main->result;
+        }
+        overflow_handler_remove();
+    }
+    runtime_destroy(rt);
+    return result;
+}

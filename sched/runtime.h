@@ -1,0 +1,115 @@
+/*
+ * The runtime of one weft_run call: its workers, its clock, its registry of
+ * tasks, and the two ways it schedules: the single-thread loop (sched/loop.c,
+ * asyncio's order) and the work-stealing workers (sched/worker.c).
+ */
+#ifndef SCHED_RUNTIME_H
+#define SCHED_RUNTIME_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ck/deque.h"
+#include "ck/inject.h"
+#include "ck/park.h"
+#include "ck/spinlock.h"
+#include "sched/fiber.h"
+#include "sched/stack.h"
+#include "sched/task.h"
+#include "sched/timer.h"
+
+#define CACHE_LINE 64
+
+/* Tasks known to the runtime, so that leftovers can be cancelled when main
+ * returns and every handle freed when weft_run returns. */
+struct registry {
+    spinlock lock;
+    struct weft_task *head, *tail;
+};
+
+struct worker {
+    struct runtime *rt;
+    unsigned index;
+    struct weft_task *current;   /* the task running on this worker */
+    fcontext_t sched_ctx;        /* where a task switches back to */
+    struct fiber_side side;      /* this worker's own (thread) stack */
+    struct stack_cache stacks;
+    struct deque deque;          /* multi-thread: this worker's ready tasks */
+    struct timer_heap timers;
+    struct registry registry;
+    struct park park;
+    uint64_t rng;
+    unsigned tick;
+    bool take_fifo;              /* after a yield, take from the deque's FIFO end */
+    bool idle;                   /* in the idle set; under rt->idle_lock */
+    pthread_t thread;
+    void *altstack;
+} __attribute__((aligned(CACHE_LINE)));
+
+/* Single-thread ready queue: asyncio's loop._ready, a FIFO of entries. */
+enum entry_kind { ENTRY_STEP = 0, ENTRY_TIMER = 1, ENTRY_CALL = 2 };
+struct callback {
+    void (*fn)(struct callback *cb);
+};
+struct ready {
+    uintptr_t *items;
+    size_t head, len, cap; /* ring buffer, cap a power of two */
+};
+
+struct runtime {
+    unsigned nworkers;
+    bool single;          /* workers == 1: asyncio's order */
+    bool virtual_time;
+    struct worker *workers;
+    struct stack_pool stacks;
+    struct inject inject; /* tasks made ready by threads that are not workers */
+    struct ready ready;   /* single-thread mode */
+    struct weft_task *main;
+    uint64_t next_id;     /* atomic */
+    double vnow;          /* virtual clock; atomic in multi-thread mode */
+    bool stopping;        /* single-thread: asyncio's loop._stopping */
+    bool main_done;       /* atomic */
+    bool stop;            /* atomic: workers exit */
+    long live;            /* atomic: tasks started or queued and not done */
+    long external;        /* atomic: wake-ups that may come from outside the
+                             workers (blocking jobs, I/O); 0 with nothing
+                             runnable and no timers is a deadlock */
+    bool deadlock_reported;
+    struct callback stop_cb;    /* single-thread: stops the loop */
+    struct waiter main_waiter;  /* single-thread: main's done-callback */
+    /* Parking (multi-thread): workers that found nothing, and how many are
+     * still looking. */
+    pthread_mutex_t idle_lock;
+    unsigned *idle_stack;
+    unsigned nidle;       /* atomic reads */
+    unsigned nsearching;  /* atomic */
+};
+
+/* The worker this thread is, or NULL. Not inline, and every caller in a
+ * fiber re-reads it after a switch: a task may resume on another thread, and
+ * the compiler may otherwise reuse the old thread's TLS address. */
+struct worker *worker_self(void);
+void worker_set_self(struct worker *w);
+
+double runtime_now(struct runtime *rt);
+/* Make t runnable (it is READY and owned by no queue). */
+void sched_ready(struct runtime *rt, struct weft_task *t);
+/* Single-thread: asyncio's call_soon of a callback, or of a task's step. */
+void loop_call_soon(struct runtime *rt, struct callback *cb);
+void loop_step_ready(struct runtime *rt, struct weft_task *t);
+/* Arm a timer on the current worker's heap. */
+int sched_timer_add(struct runtime *rt, struct timer *t);
+/* Worker-side bookkeeping after a task's last switch. */
+void sched_task_exited(struct worker *w, struct weft_task *t);
+void registry_add(struct runtime *rt, struct weft_task *t);
+void registry_remove(struct runtime *rt, struct weft_task *t);
+/* Cancel every task not done; returns how many were cancelled. */
+size_t runtime_cancel_all(struct runtime *rt);
+void runtime_deadlock(struct runtime *rt);
+
+void loop_run(struct runtime *rt);     /* single-thread mode */
+void workers_run(struct runtime *rt);  /* multi-thread mode */
+void workers_stop(struct runtime *rt);
+
+#endif /* SCHED_RUNTIME_H */

@@ -1,0 +1,266 @@
+/*
+ * Task lifecycle: creation, the first switch onto a fresh stack, suspending
+ * and waking (the protocol described in task.h), cancellation, completion,
+ * and the reference count that decides when a task's memory goes.
+ */
+#define _GNU_SOURCE
+#include "sched/task.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/runtime.h"
+
+struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg)
+{
+    struct weft_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->fn = fn;
+    t->arg = arg;
+    t->rt = rt;
+    t->refs = 2; /* the caller's handle, and the runtime's until the task is done */
+    t->lock = (spinlock)SPINLOCK_INIT;
+    t->state = TASK_NEW;
+    t->waiters_tail = &t->waiters;
+    t->id = __atomic_add_fetch(&rt->next_id, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&rt->live, 1, __ATOMIC_RELAXED);
+    registry_add(rt, t);
+    return t;
+}
+
+static void report_unretrieved(const struct weft_task *t)
+{
+    int code = weft_error(t->result);
+    const char *name = strerrorname_np(code);
+    fprintf(stderr,
+            "Task exception was never retrieved\n"
+            "future: <Task finished name='Task-%llu' error=%s (%s)%s%s>\n",
+            (unsigned long long)t->id, name ? name : "?", strerror(code),
+            t->message ? ": " : "", t->message ? t->message : "");
+}
+
+static bool failed_unretrieved(const struct weft_task *t)
+{
+    return t->state == TASK_DONE && !t->cancelled && !t->retrieved && weft_error(t->result);
+}
+
+void task_free(struct weft_task *t)
+{
+    if (failed_unretrieved(t))
+        report_unretrieved(t);
+    free(t->message);
+    free(t);
+}
+
+void task_unref(struct weft_task *t)
+{
+    if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    registry_remove(t->rt, t);
+    task_free(t);
+}
+
+uint64_t task_wait_begin(struct weft_task *self)
+{
+    uint64_t seq = (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1;
+    /* Release: whoever later reads seq from a registration must see it here. */
+    __atomic_store_n(&self->waitword, seq << 2 | W_PARKING, __ATOMIC_RELEASE);
+    return seq;
+}
+
+bool task_wake(struct weft_task *t, uint64_t seq)
+{
+    uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (cur >> 2 != seq)
+            return false; /* a wake-up for a wait that is over */
+        switch (cur & 3) {
+        case W_PARKING:
+            /* Still switching out: leave a note for the worker. */
+            if (__atomic_compare_exchange_n(&t->waitword, &cur, seq << 2 | W_NOTIFIED, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return true;
+            break;
+        case W_PARKED:
+            if (__atomic_compare_exchange_n(&t->waitword, &cur, seq << 2 | W_RUNNING, false,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                sched_ready(t->rt, t);
+                return true;
+            }
+            break;
+        default:
+            return false; /* somebody else woke it */
+        }
+    }
+}
+
+/* The worker's half of SW_PARK, after the task's stack is quiet. */
+static void park_settle(struct weft_task *t)
+{
+    uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
+    uint64_t seqbits = cur & ~(uint64_t)3;
+    if ((cur & 3) == W_PARKING &&
+        __atomic_compare_exchange_n(&t->waitword, &cur, seqbits | W_PARKED, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
+    /* Woken while switching out: it is ready right away. */
+    __atomic_store_n(&t->waitword, seqbits | W_RUNNING, __ATOMIC_RELAXED);
+    sched_ready(t->rt, t);
+}
+
+void task_wait_end(struct weft_task *self, bool *cancelled)
+{
+    spin_lock(&self->lock);
+    self->wait_kind = WAIT_NONE;
+    self->wait_task = NULL;
+    *cancelled = self->must_cancel;
+    self->must_cancel = false;
+    spin_unlock(&self->lock);
+}
+
+void task_suspend(struct weft_task *self, enum switch_action action)
+{
+    struct worker *w = worker_self();
+    self->action = (unsigned char)action;
+    transfer_t back = fiber_jump(&self->side, &w->side, w->sched_ctx, self, 0);
+    /* Possibly another worker now. */
+    w = back.data;
+    w->sched_ctx = back.fctx;
+    fiber_arrived(&self->side, &w->side);
+}
+
+bool task_cancel(struct weft_task *t)
+{
+    spin_lock(&t->lock);
+    if (t->state == TASK_DONE) {
+        spin_unlock(&t->lock);
+        return false;
+    }
+    t->num_cancels++;
+    if (t->wait_kind == WAIT_TASK) {
+        /* asyncio: the awaited task is cancelled instead; this one resumes
+         * when that one is done, with whatever it ends with. */
+        struct weft_task *inner = t->wait_task;
+        task_ref(inner);
+        spin_unlock(&t->lock);
+        if (!task_cancel(inner)) {
+            spin_lock(&t->lock);
+            t->must_cancel = true;
+            spin_unlock(&t->lock);
+        }
+        task_unref(inner);
+        return true;
+    }
+    t->must_cancel = true;
+    if (t->wait_kind == WAIT_WAKE) {
+        uint64_t seq = __atomic_load_n(&t->waitword, __ATOMIC_RELAXED) >> 2;
+        spin_unlock(&t->lock);
+        task_wake(t, seq);
+        return true;
+    }
+    spin_unlock(&t->lock);
+    return true;
+}
+
+bool task_add_waiter(struct weft_task *t, struct waiter *w)
+{
+    spin_lock(&t->lock);
+    if (t->state == TASK_DONE) {
+        spin_unlock(&t->lock);
+        return false;
+    }
+    w->next = NULL;
+    *t->waiters_tail = w;
+    t->waiters_tail = &w->next;
+    spin_unlock(&t->lock);
+    return true;
+}
+
+void task_finish(struct weft_task *t, void *r)
+{
+    spin_lock(&t->lock);
+    t->result = r;
+    t->cancelled = weft_error(r) == ECANCELED;
+    struct waiter *w = t->waiters;
+    t->waiters = NULL;
+    t->waiters_tail = &t->waiters;
+    __atomic_store_n(&t->state, TASK_DONE, __ATOMIC_RELEASE);
+    spin_unlock(&t->lock);
+    /* asyncio schedules done-callbacks in the order they were added. */
+    while (w) {
+        struct waiter *next = w->next;
+        w->fn(w, t);
+        w = next;
+    }
+}
+
+static void task_entry(transfer_t from)
+{
+    struct worker *w = from.data;
+    w->sched_ctx = from.fctx;
+    struct weft_task *t = w->current;
+    fiber_arrived(&t->side, &w->side);
+    task_finish(t, t->fn(t->arg));
+    t->action = SW_EXIT;
+    w = worker_self();
+    fiber_jump(&t->side, &w->side, w->sched_ctx, t, 1);
+    abort(); /* a finished fiber is never resumed */
+}
+
+/* First run: a task cancelled before it started never runs its body, and
+ * one that cannot get a stack fails with ENOMEM. */
+static bool task_start(struct worker *w, struct weft_task *t)
+{
+    spin_lock(&t->lock);
+    bool cancel = t->must_cancel;
+    t->must_cancel = false;
+    if (!cancel)
+        __atomic_store_n(&t->state, TASK_STARTED, __ATOMIC_RELAXED);
+    spin_unlock(&t->lock);
+    if (cancel) {
+        task_finish(t, WEFT_ERR(ECANCELED));
+        return false;
+    }
+    t->stack = stack_get(&t->rt->stacks, &w->stacks);
+    if (!t->stack) {
+        task_finish(t, WEFT_ERR(ENOMEM));
+        return false;
+    }
+    t->ctx = make_fcontext(stack_top(t->stack), t->stack->size, task_entry);
+    t->side.stack_lo = t->stack->lo;
+    t->side.stack_size = t->stack->size;
+    t->side.asan_fake_stack = NULL;
+#ifdef WEFT_TSAN
+    t->side.tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return true;
+}
+
+void task_run(struct weft_task *t)
+{
+    struct worker *w = worker_self();
+    if (t->state == TASK_NEW && !task_start(w, t)) {
+        sched_task_exited(w, t);
+        return;
+    }
+    w->current = t;
+    transfer_t back = fiber_jump(&w->side, &t->side, t->ctx, w, 0);
+    fiber_arrived(&w->side, NULL);
+    w->current = NULL;
+    t->ctx = back.fctx;
+    switch (t->action) {
+    case SW_PARK:
+        park_settle(t);
+        break;
+    case SW_YIELD:
+        w->take_fifo = true;
+        sched_ready(t->rt, t);
+        break;
+    case SW_EXIT:
+        sched_task_exited(w, t);
+        break;
+    }
+}

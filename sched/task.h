@@ -1,0 +1,118 @@
+/*
+ * Tasks: what a weft_task handle points to, and the protocol by which a task
+ * suspends and is woken.
+ *
+ * Waiting. A task that suspends first announces the wait: it bumps its wait
+ * sequence number and sets its wait word to (seq, PARKING), then registers
+ * itself wherever the wake-up will come from (a timer, another task's waiter
+ * list), then switches to its worker. Only after the switch, when its stack
+ * is no longer in use, does the worker move the word from PARKING to PARKED.
+ * A waker holding (task, seq) moves PARKING to NOTIFIED (the worker will see
+ * it and requeue the task) or PARKED to RUNNING and makes the task ready.
+ * Every transition is a compare-and-swap on the one word, so of several
+ * wakers for the same wait exactly one wins, a waker for an older wait (stale
+ * seq) does nothing, and no wake-up is lost between registering and
+ * switching.
+ *
+ * Cancellation follows asyncio's Task.cancel: the task's lock guards what it
+ * is waiting on (asyncio's _fut_waiter) and the must_cancel flag. A cancel
+ * forwards to an awaited task, wakes a sleeper, or leaves must_cancel for the
+ * next await point to consume.
+ */
+#ifndef SCHED_TASK_H
+#define SCHED_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ck/spinlock.h"
+#include "sched/fiber.h"
+#include "weft.h"
+
+struct runtime;
+struct stack;
+struct weft_task;
+
+enum task_state { TASK_NEW, TASK_STARTED, TASK_DONE };
+
+/* What a suspended task waits on (asyncio's Task._fut_waiter). */
+enum wait_kind {
+    WAIT_NONE,  /* running, ready, or yielding: cancel sets must_cancel */
+    WAIT_TASK,  /* awaiting wait_task: cancel forwards to it */
+    WAIT_WAKE,  /* anything else (sleep, ...): cancel wakes the task */
+};
+
+/* Wait word states (low two bits; the wait sequence number above them). */
+enum { W_RUNNING, W_PARKING, W_PARKED, W_NOTIFIED };
+
+/* A done-callback on a task (asyncio's add_done_callback). fn runs once the
+ * task is done, on the thread that finished it, outside any lock. */
+struct waiter {
+    struct waiter *next;
+    void (*fn)(struct waiter *w, struct weft_task *done);
+};
+
+/* How a task left its fiber, read by the worker right after the switch. */
+enum switch_action { SW_PARK, SW_YIELD, SW_EXIT };
+
+struct weft_task {
+    void *(*fn)(void *);
+    void *arg;
+    void *result;
+    struct runtime *rt;
+    fcontext_t ctx;
+    struct stack *stack;
+    struct fiber_side side;
+    uint64_t waitword;        /* atomic: seq << 2 | W_* */
+    int refs;                 /* atomic; see weft.h for who holds them */
+    spinlock lock;
+    unsigned char state;      /* enum task_state; atomic reads */
+    unsigned char action;     /* enum switch_action */
+    bool cancelled;           /* ended cancelled */
+    bool must_cancel;         /* under lock */
+    bool retrieved;           /* someone took the result */
+    unsigned char wait_kind;  /* enum wait_kind, under lock */
+    unsigned num_cancels;     /* under lock */
+    struct weft_task *wait_task; /* under lock, with WAIT_TASK */
+    struct waiter *waiters, **waiters_tail; /* under lock, FIFO */
+    struct waiter await_node; /* this task's own entry when it awaits another */
+    uint64_t await_seq;
+    char *message;            /* weft_fail's text, malloc'ed */
+    uint64_t id;              /* "Task-<id>", as asyncio names them */
+    struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
+    unsigned reg_index;       /* which registry list */
+};
+
+static inline void task_ref(struct weft_task *t)
+{
+    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+}
+
+void task_unref(struct weft_task *t);
+/* Free t now, whatever its count (weft_run's end); reports a failure nobody
+ * retrieved, as asyncio does when such a task is collected. */
+void task_free(struct weft_task *t);
+
+static inline bool task_is_done(const struct weft_task *t)
+{
+    return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TASK_DONE;
+}
+
+/* The wait protocol (see the top of this file). */
+uint64_t task_wait_begin(struct weft_task *self);
+bool task_wake(struct weft_task *t, uint64_t seq);
+void task_wait_end(struct weft_task *self, bool *cancelled);
+/* Switch to the worker; returns when woken. */
+void task_suspend(struct weft_task *self, enum switch_action action);
+
+bool task_cancel(struct weft_task *t);
+/* Register w to run when t is done; false (w not added) if t is done. */
+bool task_add_waiter(struct weft_task *t, struct waiter *w);
+/* Finish t with result r: wake its waiters. */
+void task_finish(struct weft_task *t, void *r);
+
+struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg);
+/* The worker side of switching into a task (first run or resume). */
+void task_run(struct weft_task *t);
+
+#endif /* SCHED_TASK_H */

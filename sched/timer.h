@@ -1,0 +1,63 @@
+/*
+ * Timers: a deadline and what to do when it passes, kept in a binary heap.
+ *
+ * The heap is CPython's heapq, operation for operation (the same sift-down
+ * and sift-up, comparing deadlines only), so timers with equal deadlines
+ * come out in the order asyncio's loop would pop them: the single-thread
+ * mode's output depends on it. In multi-thread mode each worker owns a heap
+ * behind its own lock, which only that worker takes on the hot path.
+ */
+#ifndef SCHED_TIMER_H
+#define SCHED_TIMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ck/spinlock.h"
+
+struct weft_task;
+struct timer;
+typedef void timer_fire_fn(struct timer *t);
+
+/* Reference counted: one for the heap (dropped when popped), one for the
+ * owner that may cancel it (dropped with timer_release). */
+struct timer {
+    double when;
+    timer_fire_fn *fire;
+    struct weft_task *task; /* the task to wake; the timer holds a reference */
+    uint64_t seq;           /* the task's wait this timer belongs to */
+    int refs;               /* atomic */
+    bool cancelled;         /* atomic */
+    bool scheduled;         /* in a heap; under the heap's lock */
+    struct timer_heap *heap; /* the heap it was pushed on */
+};
+
+struct timer_heap {
+    spinlock lock;
+    struct timer **items;
+    size_t len, cap;
+    size_t cancelled; /* cancelled timers still in the heap (asyncio's count) */
+};
+
+struct timer *timer_new(double when, timer_fire_fn *fire, struct weft_task *task, uint64_t seq);
+void timer_release(struct timer *t);
+
+/* Mark t cancelled (asyncio's TimerHandle.cancel); a fired timer stays
+ * fired. True if this call cancelled it. */
+bool timer_cancel(struct timer *t);
+
+void timer_heap_init(struct timer_heap *h);
+void timer_heap_destroy(struct timer_heap *h);
+int timer_heap_push(struct timer_heap *h, struct timer *t);  /* 0 or ENOMEM; takes the heap's ref */
+struct timer *timer_heap_pop(struct timer_heap *h);          /* earliest; caller gets the heap's ref */
+static inline struct timer *timer_heap_peek(const struct timer_heap *h)
+{
+    return h->len ? h->items[0] : NULL;
+}
+/* asyncio's clean-up rule: with more than 100 timers, over half of them
+ * cancelled, rebuild the heap from the live ones (heapify); otherwise pop
+ * cancelled timers off the top. */
+void timer_heap_prune(struct timer_heap *h);
+
+#endif /* SCHED_TIMER_H */

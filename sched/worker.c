@@ -1,0 +1,397 @@
+/*
+ * Multi-thread mode: N workers, each owning a Chase-Lev deque.
+ *
+ * A spawned or woken task is pushed on the deque of the worker that made it
+ * runnable; the owner pops LIFO (depth first, warm caches), thieves steal
+ * FIFO. After a yield the owner takes from its FIFO end too, so a yielding
+ * task goes behind the others. Work from threads that are not workers goes
+ * through the shared injection queue.
+ *
+ * Idle workers search (steal from every other worker, starting at a random
+ * one, then the injection queue) and then park on their own event count.
+ * The rule that keeps parking cheap and wake-ups from being lost, after Go's
+ * scheduler (runtime/proc.go, "spinning" Ms):
+ *  - nsearching counts workers looking for work. Making a task runnable wakes
+ *    a parked worker only if nobody is searching; the waker counts the woken
+ *    worker as searching on its behalf, so a burst of spawns wakes one
+ *    worker, not all of them.
+ *  - A searcher that finds work stops searching; if it was the last one it
+ *    wakes another, so that while work keeps appearing someone is looking.
+ *  - Lost wake-up: the pusher does (push; fence; read nsearching/nidle) and
+ *    the parker does (join idle set; fence; re-check every deque). With both
+ *    fences sequentially consistent, one of them sees the other.
+ *
+ * Timers: each worker has its own heap (sched/timer.h); a sleeping task's
+ * timer goes on the heap of the worker it ran on, and that worker parks no
+ * longer than its earliest deadline. Under virtual time the last worker to
+ * go idle moves the clock to the earliest deadline of all heaps and fires
+ * what expired.
+ *
+ * The idle path is also where an I/O poller belongs: a parking worker will
+ * poll instead of sleeping blindly once there is one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "sched/overflow.h"
+#include "sched/runtime.h"
+
+#define CLOCK_RESOLUTION 1e-9
+#define MAXIMUM_JUMP (24 * 3600.0)
+#define INJECT_CHECK_INTERVAL 61 /* ticks between fairness checks, as in Go and Tokio */
+
+static void wake_idle_worker(struct runtime *rt);
+
+/* --- making tasks runnable ---------------------------------------------- */
+
+void sched_ready(struct runtime *rt, struct weft_task *t)
+{
+    struct worker *w = worker_self();
+    if (rt->single) {
+        if (w && w->rt == rt) {
+            loop_step_ready(rt, t);
+        } else {
+            if (inject_push(&rt->inject, t) != 0)
+                abort();
+            park_wake(&rt->workers[0].park);
+        }
+        return;
+    }
+    if (w && w->rt == rt) {
+        if (deque_push(&w->deque, t) != 0) {
+            fputs("weft: out of memory growing a run queue\n", stderr);
+            abort();
+        }
+    } else if (inject_push(&rt->inject, t) != 0) {
+        fputs("weft: out of memory growing the injection queue\n", stderr);
+        abort();
+    }
+    wake_idle_worker(rt);
+}
+
+/* --- idle set ----------------------------------------------------------- */
+
+static bool idle_remove(struct runtime *rt, struct worker *w)
+{
+    pthread_mutex_lock(&rt->idle_lock);
+    bool was = w->idle;
+    if (was) {
+        for (unsigned i = 0; i < rt->nidle; i++) {
+            if (rt->idle_stack[i] == w->index) {
+                rt->idle_stack[i] = rt->idle_stack[rt->nidle - 1];
+                break;
+            }
+        }
+        w->idle = false;
+        __atomic_store_n(&rt->nidle, rt->nidle - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+    return was;
+}
+
+/* Wake one parked worker if nobody is searching already. */
+static void wake_idle_worker(struct runtime *rt)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* push before reading the idle state */
+    if (__atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) != 0 ||
+        __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) == 0)
+        return;
+    pthread_mutex_lock(&rt->idle_lock);
+    struct worker *woken = NULL;
+    if (rt->nidle > 0 && __atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) == 0) {
+        unsigned index = rt->idle_stack[rt->nidle - 1];
+        __atomic_store_n(&rt->nidle, rt->nidle - 1, __ATOMIC_RELAXED);
+        woken = &rt->workers[index];
+        woken->idle = false;
+        /* Counted as searching on its behalf: no second wake for the same burst. */
+        __atomic_add_fetch(&rt->nsearching, 1, __ATOMIC_SEQ_CST);
+    }
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (woken)
+        park_wake(&woken->park);
+}
+
+void workers_stop(struct runtime *rt)
+{
+    __atomic_store_n(&rt->stop, true, __ATOMIC_SEQ_CST);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        park_wake(&rt->workers[i].park);
+}
+
+/* --- timers --------------------------------------------------------------- */
+
+int sched_timer_add(struct runtime *rt, struct timer *tm)
+{
+    struct worker *w = worker_self();
+    struct timer_heap *h = &(w && w->rt == rt ? w : &rt->workers[0])->timers;
+    spin_lock(&h->lock);
+    int err = timer_heap_push(h, tm);
+    spin_unlock(&h->lock);
+    return err;
+}
+
+/* Fire the timers of h that expired by `now`; returns how many fired. */
+static unsigned fire_expired(struct timer_heap *h, double now)
+{
+    unsigned fired = 0;
+    double end = now + CLOCK_RESOLUTION;
+    for (;;) {
+        spin_lock(&h->lock);
+        timer_heap_prune(h);
+        struct timer *tm = h->len && h->items[0]->when < end ? timer_heap_pop(h) : NULL;
+        spin_unlock(&h->lock);
+        if (!tm)
+            return fired;
+        if (!__atomic_load_n(&tm->cancelled, __ATOMIC_RELAXED)) {
+            tm->fire(tm);
+            fired++;
+        }
+        timer_release(tm);
+    }
+}
+
+/* The earliest live deadline of h, or INFINITY-like -1 when there is none. */
+static bool earliest(struct timer_heap *h, double *when)
+{
+    spin_lock(&h->lock);
+    timer_heap_prune(h);
+    bool any = h->len > 0;
+    if (any)
+        *when = h->items[0]->when;
+    spin_unlock(&h->lock);
+    return any;
+}
+
+/* Virtual time, everyone idle: jump to the earliest deadline of all heaps
+ * and fire what expired. False if there was no timer anywhere. */
+static bool advance_virtual_clock(struct runtime *rt)
+{
+    double when = 0;
+    bool any = false;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        double w;
+        if (earliest(&rt->workers[i].timers, &w) && (!any || w < when)) {
+            when = w;
+            any = true;
+        }
+    }
+    if (!any)
+        return false;
+    double now;
+    __atomic_load(&rt->vnow, &now, __ATOMIC_ACQUIRE);
+    double jump = when - now;
+    if (jump > MAXIMUM_JUMP)
+        jump = MAXIMUM_JUMP;
+    if (jump > 0) {
+        now += jump;
+        __atomic_store(&rt->vnow, &now, __ATOMIC_RELEASE);
+    }
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        fire_expired(&rt->workers[i].timers, now);
+    return true;
+}
+
+static bool any_timer(struct runtime *rt)
+{
+    double when;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (earliest(&rt->workers[i].timers, &when))
+            return true;
+    return false;
+}
+
+/* --- finding work --------------------------------------------------------- */
+
+static uint64_t next_random(struct worker *w)
+{
+    /* xorshift64 */
+    uint64_t x = w->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return w->rng = x;
+}
+
+static struct weft_task *take_own(struct worker *w)
+{
+    if (w->take_fifo) {
+        w->take_fifo = false;
+        void *item;
+        enum deque_steal r;
+        while ((r = deque_steal(&w->deque, &item)) == DEQUE_ABORT)
+            ;
+        if (r == DEQUE_SUCCESS)
+            return item;
+    }
+    return deque_pop(&w->deque);
+}
+
+static struct weft_task *find_local(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    struct weft_task *t;
+    if (++w->tick % INJECT_CHECK_INTERVAL == 0) {
+        /* Fairness: neither injected work nor due timers wait for an empty deque. */
+        if (!rt->virtual_time && w->timers.len)
+            fire_expired(&w->timers, runtime_now(rt));
+        if (!inject_empty(&rt->inject) && (t = inject_pop(&rt->inject)))
+            return t;
+    }
+    if ((t = take_own(w)))
+        return t;
+    if (!rt->virtual_time && w->timers.len && fire_expired(&w->timers, runtime_now(rt)) &&
+        (t = take_own(w)))
+        return t;
+    return inject_empty(&rt->inject) ? NULL : inject_pop(&rt->inject);
+}
+
+static struct weft_task *steal_any(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    unsigned n = rt->nworkers;
+    unsigned start = (unsigned)(next_random(w) % n);
+    for (unsigned round = 0; round < 3; round++) {
+        bool contended = false;
+        for (unsigned i = 0; i < n; i++) {
+            struct worker *victim = &rt->workers[(start + i) % n];
+            if (victim == w)
+                continue;
+            void *item;
+            enum deque_steal r = deque_steal(&victim->deque, &item);
+            if (r == DEQUE_SUCCESS)
+                return item;
+            contended |= r == DEQUE_ABORT;
+        }
+        struct weft_task *t = inject_empty(&rt->inject) ? NULL : inject_pop(&rt->inject);
+        if (t)
+            return t;
+        if (!contended)
+            break;
+    }
+    return NULL;
+}
+
+static bool work_visible(struct runtime *rt)
+{
+    if (!inject_empty(&rt->inject))
+        return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (deque_size(&rt->workers[i].deque) > 0)
+            return true;
+    return false;
+}
+
+static void stop_searching(struct worker *w, bool *searching)
+{
+    if (!*searching)
+        return;
+    *searching = false;
+    if (__atomic_sub_fetch(&w->rt->nsearching, 1, __ATOMIC_SEQ_CST) == 0)
+        wake_idle_worker(w->rt); /* the last searcher found work: keep one looking */
+}
+
+static int64_t deadline_ns(double seconds_from_now)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)(seconds_from_now * 1e9);
+}
+
+/* Nothing found: join the idle set and sleep until woken or until the
+ * earliest own timer. True if a waker took us out of the idle set, which
+ * means it counted us as searching. */
+static bool park(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    uint32_t prepared = park_prepare(&w->park);
+    pthread_mutex_lock(&rt->idle_lock);
+    rt->idle_stack[rt->nidle] = w->index;
+    w->idle = true;
+    unsigned nidle = rt->nidle + 1;
+    __atomic_store_n(&rt->nidle, nidle, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&rt->idle_lock);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* join the idle set before re-checking */
+
+    if (work_visible(rt) || __atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE))
+        return !idle_remove(rt, w);
+    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+    if (nidle == rt->nworkers) {
+        /* Everyone is idle: time must move, or nothing ever will. */
+        if (rt->virtual_time && advance_virtual_clock(rt))
+            return !idle_remove(rt, w);
+        if (!external && !any_timer(rt)) {
+            bool counted = !idle_remove(rt, w);
+            runtime_deadlock(rt);
+            return counted;
+        }
+    }
+    int64_t deadline = -1;
+    double when;
+    if (!rt->virtual_time && earliest(&w->timers, &when))
+        deadline = deadline_ns(when - runtime_now(rt));
+    park_wait(&w->park, prepared, deadline);
+    return !idle_remove(rt, w);
+}
+
+static void worker_loop(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    bool searching = false;
+    while (!__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE)) {
+        struct weft_task *t = find_local(w);
+        if (!t) {
+            if (!searching) {
+                searching = true;
+                __atomic_add_fetch(&rt->nsearching, 1, __ATOMIC_SEQ_CST);
+            }
+            t = steal_any(w);
+        }
+        if (t) {
+            stop_searching(w, &searching);
+            task_run(t);
+            continue;
+        }
+        /* Give up searching before parking; park() re-checks afterwards. */
+        searching = false;
+        __atomic_sub_fetch(&rt->nsearching, 1, __ATOMIC_SEQ_CST);
+        searching = park(w);
+    }
+    if (searching)
+        __atomic_sub_fetch(&rt->nsearching, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    worker_set_self(w);
+    w->altstack = overflow_altstack_enter();
+#ifdef WEFT_TSAN
+    w->side.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    worker_loop(w);
+    overflow_altstack_leave(w->altstack);
+    worker_set_self(NULL);
+    return NULL;
+}
+
+void workers_run(struct runtime *rt)
+{
+    struct worker *first = &rt->workers[0];
+    worker_set_self(first);
+    sched_ready(rt, rt->main);
+    worker_set_self(NULL);
+    unsigned started = 1;
+    for (; started < rt->nworkers; started++) {
+        if (pthread_create(&rt->workers[started].thread, NULL, worker_main,
+                           &rt->workers[started]) != 0) {
+            /* Fewer threads than asked for still run every task. */
+            fprintf(stderr, "weft: started %u of %u workers\n", started, rt->nworkers);
+            __atomic_store_n(&rt->nworkers, started, __ATOMIC_RELEASE);
+            break;
+        }
+    }
+    worker_main(first);
+    for (unsigned i = 1; i < started; i++)
+        pthread_join(rt->workers[i].thread, NULL);
+}
