@@ -100,11 +100,11 @@ void *weft_await(weft_task *t)
             return WEFT_ERR(EDEADLK);
         bool cancelled = false;
         if (wait_for_task(self, t, &cancelled) && cancelled) {
-            t->retrieved = true;
+            task_mark_retrieved(t);
             return WEFT_ERR(ECANCELED);
         }
     }
-    t->retrieved = true;
+    task_mark_retrieved(t);
     return t->result;
 }
 
@@ -129,7 +129,7 @@ void *weft_task_result(const weft_task *t)
         return WEFT_ERR(EINVAL);
     if (!task_is_done(t))
         return WEFT_ERR(EAGAIN);
-    ((weft_task *)t)->retrieved = true;
+    task_mark_retrieved((weft_task *)t);
     return t->result;
 }
 

@@ -304,7 +304,7 @@ void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
                 loop_run(rt);
             else
                 workers_run(rt);
-            rt->main->retrieved = true;
+            task_mark_retrieved(rt->main);
             result = rt->main->result;
         }
         overflow_handler_remove();

@@ -93,6 +93,12 @@ void task_unref(struct weft_task *t);
  * retrieved, as asyncio does when such a task is collected. */
 void task_free(struct weft_task *t);
 
+/* Someone took t's result: a failure will not be reported as unseen. */
+static inline void task_mark_retrieved(struct weft_task *t)
+{
+    __atomic_store_n(&t->retrieved, true, __ATOMIC_RELAXED);
+}
+
 static inline bool task_is_done(const struct weft_task *t)
 {
     return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TASK_DONE;
