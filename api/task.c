@@ -5,8 +5,10 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "api/check.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -52,20 +54,13 @@ static bool awaits_back(struct weft_task *t, struct weft_task *self)
     return false;
 }
 
-static void await_wake(struct waiter *w, struct weft_task *done)
-{
-    (void)done;
-    struct weft_task *self = (struct weft_task *)((char *)w - offsetof(struct weft_task, await_node));
-    task_wake(self, self->await_seq);
-}
-
 /* Suspend self until t is done; false if t was already done. Returns with
  * self's cancellation request consumed into *cancelled. */
 static bool wait_for_task(struct weft_task *self, struct weft_task *t, bool *cancelled)
 {
     uint64_t seq = task_wait_begin(self);
     self->await_seq = seq;
-    self->await_node.fn = await_wake;
+    self->await_node.fn = task_waiter_wake;
     if (!task_add_waiter(t, &self->await_node)) {
         __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
         return false;
@@ -152,4 +147,60 @@ void weft_task_release(weft_task *t)
 {
     if (t)
         task_unref(t);
+}
+
+/* Arguments every call over an array of tasks checks the same way. */
+int tasks_check(weft_task *const tasks[], size_t n, weft_task **self)
+{
+    struct worker *w = worker_self();
+    *self = w ? w->current : NULL;
+    if (!*self)
+        return EPERM;
+    if (n && !tasks)
+        return EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!tasks[i] || tasks[i]->rt != (*self)->rt)
+            return EINVAL;
+        if (tasks[i] == *self)
+            return EDEADLK;
+    }
+    return 0;
+}
+
+static int compare_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task ***out, int *err)
+{
+    weft_task **sorted = malloc(n * sizeof *sorted);
+    weft_task **order = malloc(n * sizeof *order);
+    bool *taken = calloc(n, sizeof *taken);
+    size_t m = 0;
+    *err = ENOMEM;
+    if (sorted && order && taken) {
+        memcpy(sorted, tasks, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, compare_ptr);
+        for (size_t i = 0; i < n; i++) {
+            weft_task **hit = bsearch(&tasks[i], sorted, n, sizeof *sorted, compare_ptr);
+            /* bsearch may land on any duplicate: step to the first one. */
+            while (hit > sorted && hit[-1] == tasks[i])
+                hit--;
+            if (!taken[hit - sorted]) {
+                taken[hit - sorted] = true;
+                order[m++] = tasks[i];
+            }
+        }
+        *err = 0;
+    }
+    free(sorted);
+    free(taken);
+    if (*err) {
+        free(order);
+        return 0;
+    }
+    *out = order;
+    return m;
 }

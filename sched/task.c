@@ -7,10 +7,12 @@
 #include "sched/task.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/future.h"
 #include "sched/runtime.h"
 
 struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg)
@@ -116,6 +118,7 @@ void task_wait_end(struct weft_task *self, bool *cancelled)
     spin_lock(&self->lock);
     self->wait_kind = WAIT_NONE;
     self->wait_task = NULL;
+    self->wait_future = NULL;
     *cancelled = self->must_cancel;
     self->must_cancel = false;
     spin_unlock(&self->lock);
@@ -154,6 +157,14 @@ bool task_cancel(struct weft_task *t)
         task_unref(inner);
         return true;
     }
+    if (t->wait_kind == WAIT_FUTURE) {
+        /* Under t's lock: the future's owner cannot drop it meanwhile. */
+        struct future *f = t->wait_future;
+        if (!f->cancel(f))
+            t->must_cancel = true;
+        spin_unlock(&t->lock);
+        return true;
+    }
     t->must_cancel = true;
     if (t->wait_kind == WAIT_WAKE) {
         uint64_t seq = __atomic_load_n(&t->waitword, __ATOMIC_RELAXED) >> 2;
@@ -163,6 +174,13 @@ bool task_cancel(struct weft_task *t)
     }
     spin_unlock(&t->lock);
     return true;
+}
+
+void task_waiter_wake(struct waiter *w, struct weft_task *done)
+{
+    (void)done;
+    struct weft_task *self = (struct weft_task *)((char *)w - offsetof(struct weft_task, await_node));
+    task_wake(self, self->await_seq);
 }
 
 bool task_add_waiter(struct weft_task *t, struct waiter *w)
@@ -177,6 +195,23 @@ bool task_add_waiter(struct weft_task *t, struct waiter *w)
     t->waiters_tail = &w->next;
     spin_unlock(&t->lock);
     return true;
+}
+
+bool task_remove_waiter(struct weft_task *t, struct waiter *w)
+{
+    spin_lock(&t->lock);
+    bool found = false;
+    for (struct waiter **p = &t->waiters; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            if (!*p)
+                t->waiters_tail = p;
+            found = true;
+            break;
+        }
+    }
+    spin_unlock(&t->lock);
+    return found;
 }
 
 void task_finish(struct weft_task *t, void *r)

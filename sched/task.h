@@ -32,6 +32,7 @@
 struct runtime;
 struct stack;
 struct weft_task;
+struct future;
 
 enum task_state { TASK_NEW, TASK_STARTED, TASK_DONE };
 
@@ -40,6 +41,7 @@ enum wait_kind {
     WAIT_NONE,  /* running, ready, or yielding: cancel sets must_cancel */
     WAIT_TASK,  /* awaiting wait_task: cancel forwards to it */
     WAIT_WAKE,  /* anything else (sleep, ...): cancel wakes the task */
+    WAIT_FUTURE, /* awaiting wait_future: cancel cancels it */
 };
 
 /* Wait word states (low two bits; the wait sequence number above them). */
@@ -74,6 +76,7 @@ struct weft_task {
     unsigned char wait_kind;  /* enum wait_kind, under lock */
     unsigned num_cancels;     /* under lock */
     struct weft_task *wait_task; /* under lock, with WAIT_TASK */
+    struct future *wait_future;  /* under lock, with WAIT_FUTURE */
     struct waiter *waiters, **waiters_tail; /* under lock, FIFO */
     struct waiter await_node; /* this task's own entry when it awaits another */
     uint64_t await_seq;
@@ -112,8 +115,13 @@ void task_wait_end(struct weft_task *self, bool *cancelled);
 void task_suspend(struct weft_task *self, enum switch_action action);
 
 bool task_cancel(struct weft_task *t);
+/* A waiter callback that wakes the task whose await_node it is, for the
+ * wait numbered await_seq. */
+void task_waiter_wake(struct waiter *w, struct weft_task *done);
 /* Register w to run when t is done; false (w not added) if t is done. */
 bool task_add_waiter(struct weft_task *t, struct waiter *w);
+/* Take w off t's waiters; false if it was not there (t is done). */
+bool task_remove_waiter(struct weft_task *t, struct waiter *w);
 /* Finish t with result r: wake its waiters. */
 void task_finish(struct weft_task *t, void *r);
 

@@ -27,6 +27,8 @@ struct timer *timer_new(double when, timer_fire_fn *fire, struct weft_task *task
     t->cancelled = false;
     t->scheduled = false;
     t->heap = NULL;
+    t->ctx = NULL;
+    t->ctx_drop = NULL;
     if (task)
         task_ref(task);
     return t;
@@ -38,6 +40,8 @@ void timer_release(struct timer *t)
         return;
     if (t->task)
         task_unref(t->task);
+    if (t->ctx_drop)
+        t->ctx_drop(t->ctx);
     free(t);
 }
 

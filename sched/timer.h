@@ -31,6 +31,8 @@ struct timer {
     bool cancelled;         /* atomic */
     bool scheduled;         /* in a heap; under the heap's lock */
     struct timer_heap *heap; /* the heap it was pushed on */
+    void *ctx;               /* for fire functions that are not task wake-ups */
+    void (*ctx_drop)(void *ctx); /* called with ctx when the timer is freed */
 };
 
 struct timer_heap {

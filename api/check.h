@@ -1,0 +1,21 @@
+/*
+ * Argument checks shared by the calls that take an array of tasks.
+ */
+#ifndef API_CHECK_H
+#define API_CHECK_H
+
+#include <stddef.h>
+
+#include "weft.h"
+
+/* Sets *self to the running task. EPERM outside a task, EINVAL for a NULL
+ * array or entry or a task of another runtime, EDEADLK if self is among
+ * them; else 0. */
+int tasks_check(weft_task *const tasks[], size_t n, weft_task **self);
+
+/* The distinct tasks of tasks[0..n), in order of first appearance (asyncio
+ * keeps one future per distinct argument), in a malloc'ed *out; 0 with
+ * *err = ENOMEM on failure. */
+size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task ***out, int *err);
+
+#endif /* API_CHECK_H */
