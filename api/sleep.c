@@ -21,10 +21,11 @@ int weft_yield(void)
     struct weft_task *self = w ? w->current : NULL;
     if (!self)
         return EPERM;
+    int err = task_await_enter(self);
+    if (err)
+        return err;
     task_suspend(self, SW_YIELD);
-    bool cancelled;
-    task_wait_end(self, &cancelled);
-    return cancelled ? ECANCELED : 0;
+    return task_wait_end(self);
 }
 
 int weft_sleep(double seconds)
@@ -37,6 +38,9 @@ int weft_sleep(double seconds)
         return EINVAL;
     if (seconds <= 0)
         return weft_yield();
+    int err = task_await_enter(self);
+    if (err)
+        return err;
     struct runtime *rt = self->rt;
     uint64_t seq = task_wait_begin(self);
     struct timer *tm = timer_new(runtime_now(rt) + seconds, sleep_fire, self, seq);
@@ -59,9 +63,7 @@ int weft_sleep(double seconds)
     task_suspend(self, SW_PARK);
     timer_cancel(tm);
     timer_release(tm);
-    bool cancelled;
-    task_wait_end(self, &cancelled);
-    return cancelled ? ECANCELED : 0;
+    return task_wait_end(self);
 }
 
 double weft_now(void)

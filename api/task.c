@@ -55,8 +55,8 @@ static bool awaits_back(struct weft_task *t, struct weft_task *self)
 }
 
 /* Suspend self until t is done; false if t was already done. Returns with
- * self's cancellation request consumed into *cancelled. */
-static bool wait_for_task(struct weft_task *self, struct weft_task *t, bool *cancelled)
+ * self's cancellation request consumed into *err (see task_wait_end). */
+static bool wait_for_task(struct weft_task *self, struct weft_task *t, int *err)
 {
     uint64_t seq = task_wait_begin(self);
     self->await_seq = seq;
@@ -77,7 +77,7 @@ static bool wait_for_task(struct weft_task *self, struct weft_task *t, bool *can
         spin_unlock(&self->lock);
     }
     task_suspend(self, SW_PARK);
-    task_wait_end(self, cancelled);
+    *err = task_wait_end(self);
     return true;
 }
 
@@ -93,10 +93,12 @@ void *weft_await(weft_task *t)
     if (!task_is_done(t)) {
         if (awaits_back(t, self))
             return WEFT_ERR(EDEADLK);
-        bool cancelled = false;
-        if (wait_for_task(self, t, &cancelled) && cancelled) {
+        int err = task_await_enter(self);
+        if (err)
+            return WEFT_ERR(err);
+        if (wait_for_task(self, t, &err) && err) {
             task_mark_retrieved(t);
-            return WEFT_ERR(ECANCELED);
+            return WEFT_ERR(err);
         }
     }
     task_mark_retrieved(t);

@@ -120,11 +120,27 @@ int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double ti
  * if it ended cancelled, else its own result or error (asyncio 3.11). */
 void *weft_wait_for(weft_task *t, double timeout);
 
-/* asyncio.Queue, safe across workers. */
+/* asyncio.Queue, safe across workers. Putters and getters that wait are
+ * served first come, first served. */
 typedef struct weft_queue weft_queue;
 weft_queue *weft_queue_create(size_t maxsize);    /* 0: unbounded; NULL + errno on failure */
-int weft_queue_put(weft_queue *q, void *item);    /* await point while full: 0 or ECANCELED */
-int weft_queue_get(weft_queue *q, void **item);   /* await point while empty: 0 or ECANCELED */
+/* Await point while full: 0, ECANCELED, or EPIPE once the queue is closed. */
+int weft_queue_put(weft_queue *q, void *item);
+/* Await point while empty: 0 and the oldest item, ECANCELED, or ENODATA once
+ * the queue is closed and drained. */
+int weft_queue_get(weft_queue *q, void **item);
+int weft_queue_put_nowait(weft_queue *q, void *item);  /* 0, EAGAIN if full, EPIPE if closed */
+int weft_queue_get_nowait(weft_queue *q, void **item); /* 0, EAGAIN if empty, ENODATA if closed and empty */
+size_t weft_queue_size(const weft_queue *q);
+/* Queue.shutdown(): puts fail with EPIPE from now on, waiting putters too;
+ * getters drain what is left, then get ENODATA. */
+void weft_queue_close(weft_queue *q);
+/* Queue.task_done() (EINVAL if called more often than items were got) and
+ * Queue.join() (await point: until every item put has been marked done). */
+int weft_queue_task_done(weft_queue *q);
+int weft_queue_join(weft_queue *q);
+/* Close the queue and free it once no task waits on it any more (the
+ * waiting ones see EPIPE or ENODATA). Items still inside are dropped. */
 void weft_queue_destroy(weft_queue *q);
 
 /* Async generators, driven by their consumer. */
@@ -139,6 +155,70 @@ int weft_gen_next(weft_gen *g, void **value);
 /* aclose(): a suspended body sees ECANCELED from weft_gen_yield and may clean
  * up; then everything is freed. */
 void weft_gen_destroy(weft_gen *g);
+
+/* asyncio.Event, asyncio.Lock, asyncio.Semaphore: fair (FIFO) and
+ * cancellation-safe (a waiter cancelled while waiting leaves no trace; a
+ * lock or permit handed to a waiter that was cancelled passes on). Safe
+ * across workers. The waits are await points returning 0 or ECANCELED. */
+typedef struct weft_event weft_event;
+weft_event *weft_event_create(void);             /* NULL + errno on failure */
+void weft_event_set(weft_event *e);              /* wakes every waiter */
+void weft_event_clear(weft_event *e);
+bool weft_event_is_set(const weft_event *e);
+int weft_event_wait(weft_event *e);
+void weft_event_destroy(weft_event *e);
+
+typedef struct weft_lock weft_lock;
+weft_lock *weft_lock_create(void);
+int weft_lock_acquire(weft_lock *l);
+int weft_lock_release(weft_lock *l);             /* EPERM if not locked (asyncio's RuntimeError) */
+bool weft_lock_locked(const weft_lock *l);
+void weft_lock_destroy(weft_lock *l);
+
+typedef struct weft_sem weft_sem;
+weft_sem *weft_sem_create(unsigned value);
+int weft_sem_acquire(weft_sem *s);
+int weft_sem_release(weft_sem *s);
+bool weft_sem_locked(const weft_sem *s);         /* true if acquire would wait */
+void weft_sem_destroy(weft_sem *s);
+
+/* concurrent.futures.ThreadPoolExecutor for blocking calls:
+ * weft_executor_submit is loop.run_in_executor(pool, fn, arg), awaitable like
+ * a task; weft_spawn_blocking uses the runtime's default pool, which grows on
+ * demand up to a bound and shrinks when idle. Awaiting a job parks only the
+ * awaiting task. */
+typedef struct weft_executor weft_executor;
+weft_executor *weft_executor_create(unsigned max_workers); /* NULL + errno; EINVAL for 0 */
+weft_task *weft_executor_submit(weft_executor *ex, void *(*fn)(void *), void *arg);
+/* The end of `with ThreadPoolExecutor() as pool:` (await point): wait for
+ * every job submitted, stop the threads, free the pool. */
+int weft_executor_shutdown(weft_executor *ex);
+
+/* asyncio.shield (await point): await t, but cancelling the caller does not
+ * cancel t: the caller gets WEFT_ERR(ECANCELED) and t runs on. */
+void *weft_shield(weft_task *t);
+
+/* asyncio.TaskGroup. weft_group_create enters the scope (in a task);
+ * weft_group_spawn adds a child; weft_group_wait (await point) is the scope's
+ * exit: it waits for every child, the first child to fail cancels the others
+ * (and the waiting task's pending waits inside the scope), and it returns 0,
+ * the first failure's code, or ECANCELED if the task was cancelled from
+ * outside. It frees the group. */
+typedef struct weft_group weft_group;
+weft_group *weft_group_create(void);
+weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg);
+int weft_group_wait(weft_group *g);
+
+/* asyncio.timeout: a deadline for a stretch of the current task. Once it
+ * passes, every await point inside the scope fails with ETIMEDOUT until the
+ * scope is left; weft_timeout_exit leaves it and returns ETIMEDOUT if the
+ * deadline fired inside it, else 0. Scopes nest. WEFT_FOREVER: no deadline
+ * (yet); weft_timeout_reschedule moves it. */
+typedef struct weft_timeout weft_timeout;
+weft_timeout *weft_timeout_enter(double delay);
+int weft_timeout_reschedule(weft_timeout *tm, double delay);
+bool weft_timeout_expired(const weft_timeout *tm);
+int weft_timeout_exit(weft_timeout *tm);
 
 #ifdef __cplusplus
 }

@@ -87,6 +87,9 @@ bool future_remove_callback(struct future *f, struct waiter *w)
 
 int future_await(struct weft_task *self, struct future *f)
 {
+    int err = task_await_enter(self);
+    if (err)
+        return err;
     if (future_done(f))
         return future_cancelled(f) ? ECANCELED : 0; /* await on a done future does not suspend */
     uint64_t seq = task_wait_begin(self);
@@ -104,9 +107,8 @@ int future_await(struct weft_task *self, struct future *f)
         self->must_cancel = false;
     spin_unlock(&self->lock);
     task_suspend(self, SW_PARK);
-    bool cancelled;
-    task_wait_end(self, &cancelled);
-    return cancelled || future_cancelled(f) ? ECANCELED : 0;
+    err = task_wait_end(self);
+    return err ? err : future_cancelled(f) ? ECANCELED : 0;
 }
 
 void sched_call_soon(struct runtime *rt, struct callback *cb)

@@ -53,7 +53,8 @@ bool future_add_callback(struct future *f, struct waiter *w);
 bool future_remove_callback(struct future *f, struct waiter *w);
 
 /* await f, in the running task: 0 when f is done, ECANCELED when the task
- * was cancelled (f is then cancelled too, as asyncio does). */
+ * was cancelled (f is then cancelled too, as asyncio does) or f was, or
+ * ETIMEDOUT from an expired deadline scope (see task_wait_end). */
 int future_await(struct weft_task *self, struct future *f);
 
 /* In single-thread mode queue cb as its own entry (call_soon); in

@@ -113,15 +113,27 @@ static void park_settle(struct weft_task *t)
     sched_ready(t->rt, t);
 }
 
-void task_wait_end(struct weft_task *self, bool *cancelled)
+int task_await_enter(struct weft_task *self)
+{
+    for (struct deadline *d = self->deadlines; d; d = d->outer)
+        if (__atomic_load_n(&d->expired, __ATOMIC_ACQUIRE))
+            return ETIMEDOUT;
+    return 0;
+}
+
+int task_wait_end(struct weft_task *self)
 {
     spin_lock(&self->lock);
     self->wait_kind = WAIT_NONE;
     self->wait_task = NULL;
     self->wait_future = NULL;
-    *cancelled = self->must_cancel;
+    bool cancelled = self->must_cancel;
     self->must_cancel = false;
     spin_unlock(&self->lock);
+    if (!cancelled)
+        return 0;
+    int timed_out = task_await_enter(self);
+    return timed_out ? timed_out : ECANCELED;
 }
 
 void task_suspend(struct weft_task *self, enum switch_action action)

@@ -77,6 +77,7 @@ struct weft_task {
     unsigned num_cancels;     /* under lock */
     struct weft_task *wait_task; /* under lock, with WAIT_TASK */
     struct future *wait_future;  /* under lock, with WAIT_FUTURE */
+    struct deadline *deadlines;  /* open deadline scopes, innermost first */
     struct waiter *waiters, **waiters_tail; /* under lock, FIFO */
     struct waiter await_node; /* this task's own entry when it awaits another */
     uint64_t await_seq;
@@ -107,10 +108,24 @@ static inline bool task_is_done(const struct weft_task *t)
     return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TASK_DONE;
 }
 
+/* An open deadline scope of a task (weft_timeout): innermost first. Only
+ * the task itself opens and closes scopes; a timer marks them expired. */
+struct deadline {
+    struct deadline *outer;
+    bool expired; /* atomic */
+};
+
+/* Every await point starts here: 0, or the error to return at once without
+ * waiting (ETIMEDOUT inside a deadline scope that has expired). */
+int task_await_enter(struct weft_task *self);
+
 /* The wait protocol (see the top of this file). */
 uint64_t task_wait_begin(struct weft_task *self);
 bool task_wake(struct weft_task *t, uint64_t seq);
-void task_wait_end(struct weft_task *self, bool *cancelled);
+/* Every await point ends here, after waking: consumes a cancellation
+ * request and returns 0, ECANCELED, or ETIMEDOUT when the request came from
+ * an expired deadline scope. */
+int task_wait_end(struct weft_task *self);
 /* Switch to the worker; returns when woken. */
 void task_suspend(struct weft_task *self, enum switch_action action);
 
