@@ -72,7 +72,7 @@ static int arm_timeout(struct waiting *st, struct runtime *rt, double timeout)
         return ENOMEM;
     st->timer->ctx = st;
     st->timer->ctx_drop = waiting_unref;
-    __atomic_add_fetch(&st->refs, 2, __ATOMIC_RELAXED); /* the timer's two references */
+    __atomic_add_fetch(&st->refs, 1, __ATOMIC_RELAXED); /* dropped when the timer is freed */
     if (sched_timer_add(rt, st->timer) != 0) {
         timer_release(st->timer);
         timer_release(st->timer);
