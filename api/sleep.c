@@ -10,11 +10,6 @@
 #include "sched/timer.h"
 #include "weft.h"
 
-static void sleep_fire(struct timer *tm)
-{
-    task_wake(tm->task, tm->seq);
-}
-
 int weft_yield(void)
 {
     struct worker *w = worker_self();
@@ -43,7 +38,7 @@ int weft_sleep(double seconds)
         return err;
     struct runtime *rt = self->rt;
     uint64_t seq = task_wait_begin(self);
-    struct timer *tm = timer_new(runtime_now(rt) + seconds, sleep_fire, self, seq);
+    struct timer *tm = timer_new(runtime_now(rt) + seconds, task_timer_wake, self, seq);
     if (!tm || sched_timer_add(rt, tm) != 0) {
         if (tm) {
             timer_release(tm);

@@ -31,7 +31,9 @@ weft_task *weft_spawn(void *(*fn)(void *), void *arg)
         errno = EINVAL;
         return NULL;
     }
-    struct weft_task *t = task_create(self->rt, fn, arg);
+    struct weft_task *t = NULL;
+    if (!self->rt->single || loop_reserve(self->rt) == 0)
+        t = task_create(self->rt, fn, arg);
     if (!t) {
         errno = ENOMEM;
         return NULL;

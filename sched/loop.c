@@ -14,6 +14,7 @@
  * loop at the end of that iteration) the leftover tasks are cancelled and
  * the loop runs until every task has finished, as asyncio.Runner does.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,21 +25,41 @@
 #define MAXIMUM_SELECT_TIMEOUT (24 * 3600.0)
 #define CLOCK_RESOLUTION 1e-9 /* time.get_clock_info('monotonic').resolution */
 
+/* Make room for `want` entries: 0 or ENOMEM. */
+static int ready_reserve(struct ready *q, size_t want)
+{
+    if (want <= q->cap)
+        return 0;
+    size_t cap = q->cap ? q->cap : 256;
+    while (cap < want)
+        cap *= 2;
+    uintptr_t *items = malloc(cap * sizeof *items);
+    if (!items)
+        return ENOMEM;
+    for (size_t i = 0; i < q->len; i++)
+        items[i] = q->items[(q->head + i) & (q->cap - 1)];
+    free(q->items);
+    q->items = items;
+    q->head = 0;
+    q->cap = cap;
+    return 0;
+}
+
+/* Every task has at most one step queued and every timer one entry: keep
+ * room for all of them (plus some callbacks), so that waking them never
+ * needs memory. Spawns and timers call this and can answer ENOMEM. */
+int loop_reserve(struct runtime *rt)
+{
+    size_t live = (size_t)__atomic_load_n(&rt->live, __ATOMIC_RELAXED);
+    return ready_reserve(&rt->ready, live + rt->workers[0].timers.len + 256);
+}
+
 static void ready_push(struct ready *q, uintptr_t entry)
 {
-    if (q->len == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 256;
-        uintptr_t *items = malloc(cap * sizeof *items);
-        if (!items) {
-            fputs("weft: out of memory growing the ready queue\n", stderr);
-            abort();
-        }
-        for (size_t i = 0; i < q->len; i++)
-            items[i] = q->items[(q->head + i) & (q->cap - 1)];
-        free(q->items);
-        q->items = items;
-        q->head = 0;
-        q->cap = cap;
+    /* Only callbacks beyond the reserve can get here without room. */
+    if (ready_reserve(q, q->len + 1) != 0) {
+        fputs("weft: out of memory growing the ready queue\n", stderr);
+        abort();
     }
     q->items[(q->head + q->len++) & (q->cap - 1)] = entry;
 }
@@ -83,34 +104,36 @@ static void run_entry(uintptr_t e)
     }
 }
 
-/* The selector's select(timeout): take what other threads handed over,
- * then wait (or, under virtual time, jump the clock) if nothing is ready. */
-static void poll(struct runtime *rt, struct worker *w, double timeout)
+/* The selector's select(timeout): take what other threads handed over and
+ * what the descriptors say, then wait (or, under virtual time, jump the
+ * clock) if nothing is ready. */
+static void poll(struct runtime *rt, double timeout)
 {
-    uint32_t prepared = park_prepare(&w->park);
     bool got = false;
     for (void *t; (t = inject_pop(&rt->inject));) {
         loop_step_ready(rt, t);
         got = true;
     }
-    if (got || timeout == 0)
+    bool io = poller_has_waiters(&rt->poller);
+    if (got || timeout == 0) {
+        if (io)
+            poller_poll(rt, 0);
         return;
-    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+    }
+    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0 || io;
     if (timeout < 0 && !external) {
         runtime_deadlock(rt);
         return;
     }
     if (rt->virtual_time && timeout > 0) {
-        rt->vnow += timeout; /* vtime.py's VirtualSelector, to the last bit */
+        /* vtime.py's VirtualSelector: look without waiting; if nothing
+         * happened, the clock jumps by the whole timeout, to the last bit. */
+        if (!io || poller_poll(rt, 0) == 0)
+            rt->vnow += timeout;
         return;
     }
-    int64_t deadline = -1;
-    if (timeout > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        deadline = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)(timeout * 1e9);
-    }
-    park_wait(&w->park, prepared, deadline);
+    /* selectors.EpollSelector rounds the timeout up to whole milliseconds. */
+    poller_poll(rt, timeout < 0 ? -1 : (int)ceil(timeout * 1e3));
     for (void *t; (t = inject_pop(&rt->inject));)
         loop_step_ready(rt, t);
 }
@@ -125,7 +148,7 @@ static void run_once(struct runtime *rt, struct worker *w)
     } else if (heap->len) {
         timeout = fmin(fmax(0, heap->items[0]->when - runtime_now(rt)), MAXIMUM_SELECT_TIMEOUT);
     }
-    poll(rt, w, timeout);
+    poll(rt, timeout);
     double end = runtime_now(rt) + CLOCK_RESOLUTION;
     while (heap->len && heap->items[0]->when < end)
         ready_push(&rt->ready, (uintptr_t)timer_heap_pop(heap) | ENTRY_TIMER);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sched/blocking.h"
 #include "sched/overflow.h"
 
 #define DEFAULT_STACK_SIZE (256 * 1024)
@@ -229,7 +230,8 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
     }
     rt->workers = aligned_alloc(CACHE_LINE, rt->nworkers * sizeof *rt->workers);
     rt->idle_stack = calloc(rt->nworkers, sizeof *rt->idle_stack);
-    if (!rt->workers || !rt->idle_stack || inject_init(&rt->inject) != 0) {
+    if (!rt->workers || !rt->idle_stack || inject_init(&rt->inject) != 0 ||
+        poller_init(&rt->poller) != 0) {
         free(rt->workers);
         free(rt->idle_stack);
         stack_pool_destroy(&rt->stacks);
@@ -276,6 +278,7 @@ static void runtime_destroy(struct runtime *rt)
     }
     stack_pool_destroy(&rt->stacks);
     inject_destroy(&rt->inject);
+    poller_destroy(&rt->poller);
     pthread_mutex_destroy(&rt->idle_lock);
     free(rt->ready.items);
     free(rt->idle_stack);
@@ -304,6 +307,7 @@ void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
                 loop_run(rt);
             else
                 workers_run(rt);
+            executor_drain_default(rt);
             task_mark_retrieved(rt->main);
             result = rt->main->result;
         }

@@ -15,6 +15,7 @@
 #include "ck/park.h"
 #include "ck/spinlock.h"
 #include "sched/fiber.h"
+#include "sched/poller.h"
 #include "sched/stack.h"
 #include "sched/task.h"
 #include "sched/timer.h"
@@ -43,6 +44,7 @@ struct worker {
     unsigned tick;
     bool take_fifo;              /* after a yield, take from the deque's FIFO end */
     bool idle;                   /* in the idle set; under rt->idle_lock */
+    bool polling;                /* parked in epoll_wait, not on its park; under rt->idle_lock */
     pthread_t thread;
     void *altstack;
 } __attribute__((aligned(CACHE_LINE)));
@@ -64,6 +66,7 @@ struct runtime {
     struct worker *workers;
     struct stack_pool stacks;
     struct inject inject; /* tasks made ready by threads that are not workers */
+    struct poller poller;
     struct ready ready;   /* single-thread mode */
     struct weft_task *main;
     uint64_t next_id;     /* atomic */
@@ -76,6 +79,8 @@ struct runtime {
                              workers (blocking jobs, I/O); 0 with nothing
                              runnable and no timers is a deadlock */
     bool deadlock_reported;
+    struct executor *blocking;  /* atomic: the blocking pools, made on first use
+                                   (api/executor.c; drained by weft_run) */
     struct callback stop_cb;    /* single-thread: stops the loop */
     struct waiter main_waiter;  /* single-thread: main's done-callback */
     /* Parking (multi-thread): workers that found nothing, and how many are
@@ -98,6 +103,10 @@ void sched_ready(struct runtime *rt, struct weft_task *t);
 /* Single-thread: asyncio's call_soon of a callback, or of a task's step. */
 void loop_call_soon(struct runtime *rt, struct callback *cb);
 void loop_step_ready(struct runtime *rt, struct weft_task *t);
+/* Single-thread: room in the ready queue for every task and timer plus one,
+ * so that a spawn or a timer can answer ENOMEM instead of a wake-up failing
+ * later. 0 or ENOMEM. */
+int loop_reserve(struct runtime *rt);
 /* Arm a timer on the current worker's heap. */
 int sched_timer_add(struct runtime *rt, struct timer *t);
 /* Worker-side bookkeeping after a task's last switch. */

@@ -14,6 +14,7 @@
 
 #include "sched/future.h"
 #include "sched/runtime.h"
+#include "sched/timer.h"
 
 struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg)
 {
@@ -186,6 +187,11 @@ bool task_cancel(struct weft_task *t)
     }
     spin_unlock(&t->lock);
     return true;
+}
+
+void task_timer_wake(struct timer *tm)
+{
+    task_wake(tm->task, tm->seq);
 }
 
 void task_waiter_wake(struct waiter *w, struct weft_task *done)

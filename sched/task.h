@@ -81,6 +81,7 @@ struct weft_task {
     struct waiter *waiters, **waiters_tail; /* under lock, FIFO */
     struct waiter await_node; /* this task's own entry when it awaits another */
     uint64_t await_seq;
+    uint64_t io_seq;          /* atomic: the wait a descriptor slot wakes (sched/poller.c) */
     char *message;            /* weft_fail's text, malloc'ed */
     uint64_t id;              /* "Task-<id>", as asyncio names them */
     struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
@@ -130,6 +131,9 @@ int task_wait_end(struct weft_task *self);
 void task_suspend(struct weft_task *self, enum switch_action action);
 
 bool task_cancel(struct weft_task *t);
+/* A timer fire function that wakes tm->task for the wait numbered tm->seq. */
+struct timer;
+void task_timer_wake(struct timer *tm);
 /* A waiter callback that wakes the task whose await_node it is, for the
  * wait numbered await_seq. */
 void task_waiter_wake(struct waiter *w, struct weft_task *done);

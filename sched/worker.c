@@ -30,6 +30,8 @@
  * The idle path is also where an I/O poller belongs: a parking worker will
  * poll instead of sleeping blindly once there is one.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -66,7 +68,7 @@ void sched_ready(struct runtime *rt, struct weft_task *t)
         } else {
             if (inject_push(&rt->inject, t) != 0)
                 abort();
-            park_wake(&rt->workers[0].park);
+            poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
         }
         return;
     }
@@ -119,8 +121,11 @@ static void wake_idle_worker(struct runtime *rt)
         /* Counted as searching on its behalf: no second wake for the same burst. */
         __atomic_add_fetch(&rt->nsearching, 1, __ATOMIC_SEQ_CST);
     }
+    bool polling = woken && woken->polling;
     pthread_mutex_unlock(&rt->idle_lock);
-    if (woken)
+    if (polling)
+        poller_wake(&rt->poller);
+    else if (woken)
         park_wake(&woken->park);
 }
 
@@ -129,6 +134,16 @@ void workers_stop(struct runtime *rt)
     __atomic_store_n(&rt->stop, true, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; i < rt->nworkers; i++)
         park_wake(&rt->workers[i].park);
+    poller_wake(&rt->poller);
+}
+
+/* Look at the descriptors without waiting, if nobody else is. */
+static void poll_now(struct runtime *rt)
+{
+    if (poller_has_waiters(&rt->poller) && poller_try_acquire(&rt->poller)) {
+        poller_poll(rt, 0);
+        poller_release(&rt->poller);
+    }
 }
 
 /* --- timers --------------------------------------------------------------- */
@@ -137,6 +152,8 @@ int sched_timer_add(struct runtime *rt, struct timer *tm)
 {
     struct worker *w = worker_self();
     struct timer_heap *h = &(w && w->rt == rt ? w : &rt->workers[0])->timers;
+    if (rt->single && loop_reserve(rt) != 0)
+        return ENOMEM;
     spin_lock(&h->lock);
     int err = timer_heap_push(h, tm);
     spin_unlock(&h->lock);
@@ -249,13 +266,17 @@ static struct weft_task *find_local(struct worker *w)
             fire_expired(&w->timers, runtime_now(rt));
         if (!inject_empty(&rt->inject) && (t = inject_pop(&rt->inject)))
             return t;
+        poll_now(rt);
     }
     if ((t = take_own(w)))
         return t;
     if (!rt->virtual_time && w->timers.len && fire_expired(&w->timers, runtime_now(rt)) &&
         (t = take_own(w)))
         return t;
-    return inject_empty(&rt->inject) ? NULL : inject_pop(&rt->inject);
+    if (!inject_empty(&rt->inject) && (t = inject_pop(&rt->inject)))
+        return t;
+    poll_now(rt);
+    return take_own(w);
 }
 
 static struct weft_task *steal_any(struct worker *w)
@@ -294,6 +315,14 @@ static bool work_visible(struct runtime *rt)
     return false;
 }
 
+/* Leave the idle set (and the poller); see park() for the result. */
+static bool unpark(struct worker *w, bool polling)
+{
+    if (polling)
+        poller_release(&w->rt->poller);
+    return !idle_remove(w->rt, w);
+}
+
 static void stop_searching(struct worker *w, bool *searching)
 {
     if (!*searching)
@@ -311,39 +340,47 @@ static int64_t deadline_ns(double seconds_from_now)
 }
 
 /* Nothing found: join the idle set and sleep until woken or until the
- * earliest own timer. True if a waker took us out of the idle set, which
- * means it counted us as searching. */
+ * earliest own timer; one idle worker at a time sleeps in epoll_wait
+ * instead, when tasks wait on descriptors. True if a waker took us out of
+ * the idle set, which means it counted us as searching. */
 static bool park(struct worker *w)
 {
     struct runtime *rt = w->rt;
+    bool io = poller_has_waiters(&rt->poller);
+    bool polling = io && poller_try_acquire(&rt->poller);
     uint32_t prepared = park_prepare(&w->park);
     pthread_mutex_lock(&rt->idle_lock);
     rt->idle_stack[rt->nidle] = w->index;
     w->idle = true;
+    w->polling = polling;
     unsigned nidle = rt->nidle + 1;
     __atomic_store_n(&rt->nidle, nidle, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&rt->idle_lock);
     full_fence(); /* join the idle set before re-checking */
 
     if (work_visible(rt) || __atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE))
-        return !idle_remove(rt, w);
-    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+        return unpark(w, polling);
+    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0 || io;
     if (nidle == rt->nworkers) {
         /* Everyone is idle: time must move, or nothing ever will. */
-        if (rt->virtual_time && advance_virtual_clock(rt))
-            return !idle_remove(rt, w);
+        if (rt->virtual_time && (!polling || poller_poll(rt, 0) == 0) &&
+            advance_virtual_clock(rt))
+            return unpark(w, polling);
         if (!external && !any_timer(rt)) {
-            bool counted = !idle_remove(rt, w);
+            bool counted = unpark(w, polling);
             runtime_deadlock(rt);
             return counted;
         }
     }
-    int64_t deadline = -1;
     double when;
-    if (!rt->virtual_time && earliest(&w->timers, &when))
-        deadline = deadline_ns(when - runtime_now(rt));
-    park_wait(&w->park, prepared, deadline);
-    return !idle_remove(rt, w);
+    bool timed = !rt->virtual_time && earliest(&w->timers, &when);
+    if (polling) {
+        double ms = timed ? ceil((when - runtime_now(rt)) * 1e3) : -1;
+        poller_poll(rt, timed ? (ms > 0 ? (int)fmin(ms, 86400e3) : 0) : -1);
+    } else {
+        park_wait(&w->park, prepared, timed ? deadline_ns(when - runtime_now(rt)) : -1);
+    }
+    return unpark(w, polling);
 }
 
 static void worker_loop(struct worker *w)

@@ -1,0 +1,334 @@
+/*
+ * Sockets for tasks (api/weft_io.h): try the system call; on EAGAIN park on
+ * the poller (sched/poller.h) and try again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sched/poller.h"
+#include "sched/runtime.h"
+#include "weft_io.h"
+
+/* The running task and the absolute deadline for a timeout, or an error. */
+static int begin(double timeout, struct weft_task **self, double *deadline)
+{
+    struct worker *w = worker_self();
+    *self = w ? w->current : NULL;
+    if (!*self)
+        return EPERM;
+    if (isnan(timeout) || (timeout < 0 && timeout != WEFT_FOREVER))
+        return EINVAL;
+    *deadline = timeout == WEFT_FOREVER ? -1 : runtime_now((*self)->rt) + timeout;
+    return 0;
+}
+
+static int make_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return errno;
+    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return errno;
+    return 0;
+}
+
+/* Park until fd may be ready in dir, or the deadline passes. */
+static int wait_ready(struct weft_task *self, int fd, enum io_dir dir, double deadline)
+{
+    if (deadline >= 0 && runtime_now(self->rt) >= deadline)
+        return ETIMEDOUT;
+    int err;
+    struct io_handle *h = poller_handle(self->rt, fd, &err);
+    if (!h)
+        return err;
+    if ((err = make_nonblocking(fd)))
+        return err;
+    return io_wait(self, h, dir, deadline);
+}
+
+/* One system call's outcome: >= 0 done, or -errno. */
+typedef ssize_t io_op(int fd, void *buf, size_t len);
+
+static ssize_t op_read(int fd, void *buf, size_t len)
+{
+    ssize_t n = read(fd, buf, len);
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t op_write(int fd, void *buf, size_t len)
+{
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK)
+        n = write(fd, buf, len);
+    return n < 0 ? -errno : n;
+}
+
+static int transfer(int fd, void *buf, size_t len, size_t *done, double timeout, io_op *op,
+                    enum io_dir dir)
+{
+    struct weft_task *self;
+    double deadline;
+    int err = begin(timeout, &self, &deadline);
+    if (err)
+        return err;
+    if (!buf && len)
+        return EINVAL;
+    for (;;) {
+        ssize_t n = op(fd, buf, len);
+        if (n >= 0) {
+            *done = (size_t)n;
+            return 0;
+        }
+        if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR)
+            return (int)-n;
+        if (n != -EINTR && (err = wait_ready(self, fd, dir, deadline)))
+            return err;
+    }
+}
+
+int weft_read(int fd, void *buf, size_t len, size_t *got, double timeout)
+{
+    size_t n = 0;
+    int err = transfer(fd, buf, len, &n, timeout, op_read, IO_READ);
+    if (got)
+        *got = n;
+    return err;
+}
+
+int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout)
+{
+    size_t n = 0;
+    int err = transfer(fd, (void *)buf, len, &n, timeout, op_write, IO_WRITE);
+    if (put)
+        *put = n;
+    return err;
+}
+
+/* The time left until an absolute deadline, as a timeout. */
+static double remaining(struct weft_task *self, double deadline)
+{
+    if (deadline < 0)
+        return WEFT_FOREVER;
+    double left = deadline - runtime_now(self->rt);
+    return left > 0 ? left : 0;
+}
+
+int weft_read_exactly(int fd, void *buf, size_t len, double timeout)
+{
+    struct weft_task *self;
+    double deadline;
+    int err = begin(timeout, &self, &deadline);
+    for (size_t off = 0; !err && off < len;) {
+        size_t got;
+        err = weft_read(fd, (char *)buf + off, len - off, &got, remaining(self, deadline));
+        if (!err && got == 0)
+            err = ENODATA;
+        off += got;
+    }
+    return err;
+}
+
+int weft_write_all(int fd, const void *buf, size_t len, double timeout)
+{
+    struct weft_task *self;
+    double deadline;
+    int err = begin(timeout, &self, &deadline);
+    for (size_t off = 0; !err && off < len;) {
+        size_t put;
+        err = weft_write(fd, (const char *)buf + off, len - off, &put, remaining(self, deadline));
+        off += put;
+    }
+    return err;
+}
+
+int weft_wait_fd(int fd, unsigned events, double timeout)
+{
+    struct weft_task *self;
+    double deadline;
+    int err = begin(timeout, &self, &deadline);
+    if (err)
+        return err;
+    if (!events || (events & ~(unsigned)(WEFT_READABLE | WEFT_WRITABLE)))
+        return EINVAL;
+    struct pollfd p = {.fd = fd,
+                       .events = (short)((events & WEFT_READABLE ? POLLIN : 0) |
+                                         (events & WEFT_WRITABLE ? POLLOUT : 0))};
+    /* The poller reports edges; the level is the kernel's to tell. When both
+     * directions are asked for, the wait is for readability (a socket that
+     * is not writable now is rare; the level check catches it each round). */
+    enum io_dir dir = events & WEFT_READABLE ? IO_READ : IO_WRITE;
+    for (;;) {
+        int n = poll(&p, 1, 0);
+        if (n < 0 && errno != EINTR)
+            return errno;
+        if (n > 0)
+            return p.revents & POLLNVAL ? EBADF : 0;
+        if ((err = wait_ready(self, fd, dir, deadline)))
+            return err;
+    }
+}
+
+int weft_accept(int listen_fd, int *fd, double timeout)
+{
+    struct weft_task *self;
+    double deadline;
+    int err = begin(timeout, &self, &deadline);
+    if (err)
+        return err;
+    if (!fd)
+        return EINVAL;
+    for (;;) {
+        int c = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            int one = 1;
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            *fd = c;
+            return 0;
+        }
+        if (errno == ECONNABORTED || errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return errno;
+        if ((err = wait_ready(self, listen_fd, IO_READ, deadline)))
+            return err;
+    }
+}
+
+static int resolve(const char *host, uint16_t port, int passive, struct addrinfo **list)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = passive ? AI_PASSIVE : 0};
+    int rc = getaddrinfo(host, service, &hints, list);
+    if (rc == 0)
+        return 0;
+    return rc == EAI_SYSTEM ? errno : rc == EAI_MEMORY ? ENOMEM : EADDRNOTAVAIL;
+}
+
+int weft_tcp_listen(const char *host, uint16_t port, int backlog, unsigned flags, int *fd)
+{
+    if (!fd || backlog < 0 || (flags & ~(unsigned)WEFT_REUSEPORT))
+        return EINVAL;
+    struct addrinfo *list;
+    int err = resolve(host ? host : "::", port, 1, &list);
+    if (err && !host)
+        err = resolve("0.0.0.0", port, 1, &list); /* no IPv6 on this machine */
+    if (err)
+        return err;
+    err = EADDRNOTAVAIL;
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        int s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            err = errno;
+            continue;
+        }
+        int one = 1, zero = 0;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (flags & WEFT_REUSEPORT)
+            setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        if (ai->ai_family == AF_INET6 && !host)
+            setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        if (bind(s, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(s, backlog ? backlog : SOMAXCONN) == 0) {
+            *fd = s;
+            err = 0;
+            break;
+        }
+        err = errno;
+        close(s);
+    }
+    freeaddrinfo(list);
+    return err;
+}
+
+int weft_local_port(int fd, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!port)
+        return EINVAL;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return errno;
+    if (ss.ss_family == AF_INET)
+        *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    else
+        return EAFNOSUPPORT;
+    return 0;
+}
+
+/* Connect one address: 0 and *fd, or an error. */
+static int connect_one(struct weft_task *self, const struct addrinfo *ai, int *fd, double deadline)
+{
+    int s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return errno;
+    int err = 0;
+    if (connect(s, ai->ai_addr, ai->ai_addrlen) != 0) {
+        err = errno;
+        while (err == EINPROGRESS || err == EALREADY) {
+            if ((err = wait_ready(self, s, IO_WRITE, deadline)))
+                break;
+            socklen_t len = sizeof err;
+            if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                err = errno;
+            else if (err == 0 && connect(s, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EISCONN)
+                err = errno;
+        }
+    }
+    if (err) {
+        weft_close(s);
+        return err;
+    }
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *fd = s;
+    return 0;
+}
+
+int weft_tcp_connect(const char *host, uint16_t port, int *fd, double timeout)
+{
+    struct weft_task *self;
+    double deadline;
+    int err = begin(timeout, &self, &deadline);
+    if (err)
+        return err;
+    if (!host || !fd)
+        return EINVAL;
+    struct addrinfo *list;
+    if ((err = resolve(host, port, 0, &list)))
+        return err;
+    err = EADDRNOTAVAIL;
+    for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        err = connect_one(self, ai, fd, deadline);
+        if (!err || err == ECANCELED || err == ETIMEDOUT)
+            break;
+    }
+    freeaddrinfo(list);
+    return err;
+}
+
+int weft_shutdown(int fd, int how)
+{
+    return shutdown(fd, how) == 0 ? 0 : errno;
+}
+
+int weft_close(int fd)
+{
+    struct worker *w = worker_self();
+    if (!w)
+        return close(fd) == 0 ? 0 : errno;
+    return poller_close(w->rt, fd);
+}

@@ -1,0 +1,61 @@
+/*
+ * weft I/O: sockets and other descriptors for weft tasks.
+ *
+ * Every call is an await point when it has to wait: the task parks until
+ * the descriptor is ready and its worker runs other tasks meanwhile. Each
+ * takes a timeout in seconds (WEFT_FOREVER: none) and answers ETIMEDOUT when
+ * it passes, ECANCELED when the task is cancelled, otherwise 0 or the
+ * socket's own errno (ECONNRESET, EPIPE without a SIGPIPE, ...). Closing a
+ * descriptor with weft_close wakes the tasks waiting on it with EBADF.
+ * Descriptors given to these calls are made non-blocking.
+ */
+#ifndef WEFT_IO_H
+#define WEFT_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { WEFT_REUSEPORT = 1 };          /* weft_tcp_listen flags */
+enum { WEFT_READABLE = 1, WEFT_WRITABLE = 2 };
+
+/* A listening TCP socket on host (an IPv4 or IPv6 address or name; NULL:
+ * every address, IPv6 and IPv4) and port (0: any; see weft_local_port). */
+int weft_tcp_listen(const char *host, uint16_t port, int backlog, unsigned flags, int *fd);
+int weft_local_port(int fd, uint16_t *port);
+
+/* Await point: the next connection, non-blocking, with TCP_NODELAY. EMFILE
+ * and ENFILE are returned as they are: the pending connection stays queued
+ * for a later call. */
+int weft_accept(int listen_fd, int *fd, double timeout);
+
+/* Await point: a connected TCP socket to host:port. */
+int weft_tcp_connect(const char *host, uint16_t port, int *fd, double timeout);
+
+/* Await point: read at least one byte; *got = 0 means end of file. */
+int weft_read(int fd, void *buf, size_t len, size_t *got, double timeout);
+/* Await point: read exactly len bytes; ENODATA if the peer ends first
+ * (asyncio's IncompleteReadError). */
+int weft_read_exactly(int fd, void *buf, size_t len, double timeout);
+/* Await point: write at least one byte (*put of them). */
+int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout);
+/* Await point: write all len bytes. */
+int weft_write_all(int fd, const void *buf, size_t len, double timeout);
+/* Await point: wait until fd is readable and/or writable (events). */
+int weft_wait_fd(int fd, unsigned events, double timeout);
+
+int weft_shutdown(int fd, int how); /* shutdown(2): SHUT_RD, SHUT_WR, SHUT_RDWR */
+/* Close fd; tasks waiting on it wake with EBADF. Use it instead of close(2)
+ * for every descriptor weft has waited on. */
+int weft_close(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_IO_H */

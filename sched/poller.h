@@ -1,0 +1,77 @@
+/*
+ * The I/O poller: one epoll instance per runtime, driven from the idle path
+ * of the workers (or the single-thread loop's select step), in the way of
+ * Go's netpoller.
+ *
+ * Every descriptor the runtime has seen has an io_handle, found by its
+ * number in a two-level table, registered once per incarnation with
+ * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET. Edge-triggered, so readiness is
+ * remembered: each direction has a slot that holds nothing, READY (an edge
+ * arrived that nobody consumed) or the task waiting (with a reference).
+ *
+ * The re-arm rule. A task first tries its I/O; only on EAGAIN does it wait.
+ * To wait it consumes a READY mark if there is one (and tries again), else
+ * parks its task in the slot. The poller swaps READY into the slot on every
+ * edge and wakes whatever task it found. An edge that arrives between the
+ * failed I/O and the parking is therefore never lost: it is either seen as
+ * READY, or it finds the task in the slot. A wake-up may be spurious (the
+ * data went to someone else, or to an earlier wait of the same task): I/O
+ * waits simply try again.
+ *
+ * A closed descriptor's handle stays (its number will come back); its
+ * generation changes, which is how a task woken by weft_close knows.
+ */
+#ifndef SCHED_POLLER_H
+#define SCHED_POLLER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct runtime;
+struct weft_task;
+
+enum io_dir { IO_READ, IO_WRITE };
+
+struct io_handle;
+
+struct poller {
+    int epfd;
+    int wakefd;              /* eventfd: wakes a thread blocked in epoll_wait */
+    bool polling;            /* atomic: some thread is inside a blocking epoll_wait */
+    bool wake_pending;       /* atomic: the eventfd has been written and not drained */
+    long waiting;            /* atomic: tasks parked on descriptors */
+    pthread_mutex_t lock;    /* table growth and registration */
+    struct io_handle **pages[4096];
+};
+
+int poller_init(struct poller *p);
+void poller_destroy(struct poller *p);
+
+/* The handle for fd, registered with epoll; NULL with *err on failure. */
+struct io_handle *poller_handle(struct runtime *rt, int fd, int *err);
+
+/* In the running task, after an I/O attempt returned EAGAIN: wait until the
+ * direction may be ready. 0: try again (possibly spurious); ECANCELED,
+ * ETIMEDOUT (deadline, in runtime_now seconds, passed; < 0: none) or EBADF
+ * (closed meanwhile). */
+int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double deadline);
+
+/* Wait up to timeout_ms (-1: forever, 0: just look) and wake the tasks
+ * whose descriptors became ready. Returns how many tasks were woken. Only
+ * one thread blocks at a time: blocking callers must hold rt's poll token. */
+int poller_poll(struct runtime *rt, int timeout_ms);
+bool poller_try_acquire(struct poller *p);
+void poller_release(struct poller *p);
+/* Make a blocking poller_poll return. */
+void poller_wake(struct poller *p);
+
+/* Forget fd (waking its waiters with EBADF) and close it. */
+int poller_close(struct runtime *rt, int fd);
+
+static inline bool poller_has_waiters(struct poller *p)
+{
+    return __atomic_load_n(&p->waiting, __ATOMIC_ACQUIRE) > 0;
+}
+
+#endif /* SCHED_POLLER_H */
