@@ -34,26 +34,37 @@ weft_task *weft_spawn(void *(*fn)(void *), void *arg)
     struct weft_task *t = NULL;
     if (!self->rt->single || loop_reserve(self->rt) == 0)
         t = task_create(self->rt, fn, arg);
-    if (!t) {
+    if (!t || sched_spawned(self->rt, t) != 0) {
+        if (t)
+            task_discard(t);
         errno = ENOMEM;
         return NULL;
     }
-    sched_ready(self->rt, t);
     return t;
 }
 
-/* Whether self appears in the chain of tasks that t awaits (a cycle). */
+/* Whether self appears in the chain of tasks that t awaits (a cycle). Each
+ * link is referenced before its holder's lock is dropped: a task is alive
+ * while the task awaiting it still records it, and no longer than that. */
 static bool awaits_back(struct weft_task *t, struct weft_task *self)
 {
-    for (unsigned depth = 0; t && depth < 100000; depth++) {
+    struct weft_task *held = NULL;
+    bool cycle = false;
+    for (unsigned depth = 0; t && depth < 100000 && !cycle; depth++) {
         spin_lock(&t->lock);
         struct weft_task *next = t->wait_kind == WAIT_TASK ? t->wait_task : NULL;
+        if (next)
+            task_ref(next);
         spin_unlock(&t->lock);
-        if (next == self)
-            return true;
+        if (held)
+            task_unref(held);
+        held = next;
+        cycle = next == self;
         t = next;
     }
-    return false;
+    if (held)
+        task_unref(held);
+    return cycle;
 }
 
 /* Suspend self until t is done; false if t was already done. Returns with

@@ -220,6 +220,31 @@ int weft_timeout_reschedule(weft_timeout *tm, double delay);
 bool weft_timeout_expired(const weft_timeout *tm);
 int weft_timeout_exit(weft_timeout *tm);
 
+/* --- async context managers --- */
+
+/* `async with`: enter(ctx) is __aenter__: it returns the resource, or
+ * WEFT_ERR(code) and then nothing else runs. body(ctx, resource) runs next,
+ * and exit(ctx, resource, status) always runs after it, with the body's error
+ * code or 0; exit may await even when the body was cancelled (the body's
+ * await consumed the cancellation) and returns 0 or its own failure. Returns
+ * exit's failure, else the body's code, else 0 with the body's value in
+ * *result (result may be NULL). EPERM outside a task, EINVAL for NULL steps. */
+int weft_with(void *(*enter)(void *ctx), void *(*body)(void *ctx, void *resource),
+              int (*exit)(void *ctx, void *resource, int status), void *ctx, void **result);
+
+/* `async with` over an @asynccontextmanager: g's first value is the resource
+ * (a body that ends without yielding is EINVAL); after body, g resumes with
+ * weft_gen_yield returning 0, or the body's error code, runs its cleanup (it
+ * may await) and must return: NULL swallows the body's error, WEFT_ERR(code)
+ * raises code. Returns like weft_with; g is destroyed in every case. */
+int weft_with_gen(weft_gen *g, void *(*body)(void *ctx, void *resource), void *ctx,
+                  void **result);
+
+/* agen.athrow() (await point, like weft_gen_next): resume g's suspended body
+ * with weft_gen_yield returning code (1..4095); then as weft_gen_next. A
+ * generator that never ran ends at once and code is returned. */
+int weft_gen_throw(weft_gen *g, int code, void **value);
+
 #ifdef __cplusplus
 }
 #endif

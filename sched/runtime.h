@@ -100,6 +100,8 @@ void worker_set_self(struct worker *w);
 double runtime_now(struct runtime *rt);
 /* Make t runnable (it is READY and owned by no queue). */
 void sched_ready(struct runtime *rt, struct weft_task *t);
+/* The same for a task just spawned, which may still fail with ENOMEM. */
+int sched_spawned(struct runtime *rt, struct weft_task *t);
 /* Single-thread: asyncio's call_soon of a callback, or of a task's step. */
 void loop_call_soon(struct runtime *rt, struct callback *cb);
 void loop_step_ready(struct runtime *rt, struct weft_task *t);

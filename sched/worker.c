@@ -84,6 +84,20 @@ void sched_ready(struct runtime *rt, struct weft_task *t)
     wake_idle_worker(rt);
 }
 
+int sched_spawned(struct runtime *rt, struct weft_task *t)
+{
+    struct worker *w = worker_self();
+    if (rt->single || !w || w->rt != rt) {
+        sched_ready(rt, t);
+        return 0;
+    }
+    /* A run queue that cannot grow is the spawn's ENOMEM, not an abort. */
+    if (deque_push(&w->deque, t) != 0 && inject_push(&rt->inject, t) != 0)
+        return ENOMEM;
+    wake_idle_worker(rt);
+    return 0;
+}
+
 /* --- idle set ----------------------------------------------------------- */
 
 static bool idle_remove(struct runtime *rt, struct worker *w)
