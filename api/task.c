@@ -34,12 +34,11 @@ weft_task *weft_spawn(void *(*fn)(void *), void *arg)
     struct weft_task *t = NULL;
     if (!self->rt->single || loop_reserve(self->rt) == 0)
         t = task_create(self->rt, fn, arg);
-    if (!t || sched_spawned(self->rt, t) != 0) {
-        if (t)
-            task_discard(t);
+    if (!t) {
         errno = ENOMEM;
         return NULL;
     }
+    sched_ready(self->rt, t);
     return t;
 }
 

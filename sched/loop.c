@@ -110,7 +110,7 @@ static void run_entry(uintptr_t e)
 static void poll(struct runtime *rt, double timeout)
 {
     bool got = false;
-    for (void *t; (t = inject_pop(&rt->inject));) {
+    for (struct weft_task *t; (t = sched_take_shared(rt));) {
         loop_step_ready(rt, t);
         got = true;
     }
@@ -134,7 +134,7 @@ static void poll(struct runtime *rt, double timeout)
     }
     /* selectors.EpollSelector rounds the timeout up to whole milliseconds. */
     poller_poll(rt, timeout < 0 ? -1 : (int)ceil(timeout * 1e3));
-    for (void *t; (t = inject_pop(&rt->inject));)
+    for (struct weft_task *t; (t = sched_take_shared(rt));)
         loop_step_ready(rt, t);
 }
 

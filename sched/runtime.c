@@ -241,6 +241,7 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
     }
     memset(rt->workers, 0, rt->nworkers * sizeof *rt->workers);
     pthread_mutex_init(&rt->idle_lock, NULL);
+    rt->overflow_lock = (spinlock)SPINLOCK_INIT;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
         w->rt = rt;

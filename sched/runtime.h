@@ -66,6 +66,11 @@ struct runtime {
     struct worker *workers;
     struct stack_pool stacks;
     struct inject inject; /* tasks made ready by threads that are not workers */
+    /* Where a ready task goes when a run queue cannot grow (out of memory):
+     * linked through the tasks themselves, so it never allocates. */
+    spinlock overflow_lock;
+    struct weft_task *overflow_head, *overflow_tail;
+    size_t overflow_len;  /* atomic reads */
     struct poller poller;
     struct ready ready;   /* single-thread mode */
     struct weft_task *main;
@@ -100,8 +105,10 @@ void worker_set_self(struct worker *w);
 double runtime_now(struct runtime *rt);
 /* Make t runnable (it is READY and owned by no queue). */
 void sched_ready(struct runtime *rt, struct weft_task *t);
-/* The same for a task just spawned, which may still fail with ENOMEM. */
-int sched_spawned(struct runtime *rt, struct weft_task *t);
+/* Ready tasks from outside the worker's own deque: the injection queue,
+ * then the overflow list. NULL when both are empty. */
+struct weft_task *sched_take_shared(struct runtime *rt);
+bool sched_shared_empty(struct runtime *rt);
 /* Single-thread: asyncio's call_soon of a callback, or of a task's step. */
 void loop_call_soon(struct runtime *rt, struct callback *cb);
 void loop_step_ready(struct runtime *rt, struct weft_task *t);

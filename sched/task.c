@@ -34,13 +34,6 @@ struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg
     return t;
 }
 
-void task_discard(struct weft_task *t)
-{
-    __atomic_sub_fetch(&t->rt->live, 1, __ATOMIC_RELAXED);
-    registry_remove(t->rt, t);
-    free(t);
-}
-
 static void report_unretrieved(const struct weft_task *t)
 {
     int code = weft_error(t->result);

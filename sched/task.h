@@ -84,6 +84,7 @@ struct weft_task {
     uint64_t io_seq;          /* atomic: the wait a descriptor slot wakes (sched/poller.c) */
     char *message;            /* weft_fail's text, malloc'ed */
     uint64_t id;              /* "Task-<id>", as asyncio names them */
+    struct weft_task *run_next; /* link in the runtime's overflow list */
     struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
     unsigned reg_index;       /* which registry list */
 };
@@ -145,8 +146,6 @@ bool task_remove_waiter(struct weft_task *t, struct waiter *w);
 void task_finish(struct weft_task *t, void *r);
 
 struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg);
-/* Undo task_create for a task that was never scheduled. */
-void task_discard(struct weft_task *t);
 /* The worker side of switching into a task (first run or resume). */
 void task_run(struct weft_task *t);
 

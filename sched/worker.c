@@ -59,43 +59,56 @@ static inline void full_fence(void)
 
 /* --- making tasks runnable ---------------------------------------------- */
 
+static void overflow_push(struct runtime *rt, struct weft_task *t)
+{
+    t->run_next = NULL;
+    spin_lock(&rt->overflow_lock);
+    if (rt->overflow_tail)
+        rt->overflow_tail->run_next = t;
+    else
+        rt->overflow_head = t;
+    rt->overflow_tail = t;
+    __atomic_store_n(&rt->overflow_len, rt->overflow_len + 1, __ATOMIC_RELEASE);
+    spin_unlock(&rt->overflow_lock);
+}
+
+struct weft_task *sched_take_shared(struct runtime *rt)
+{
+    struct weft_task *t = inject_empty(&rt->inject) ? NULL : inject_pop(&rt->inject);
+    if (t || !__atomic_load_n(&rt->overflow_len, __ATOMIC_ACQUIRE))
+        return t;
+    spin_lock(&rt->overflow_lock);
+    t = rt->overflow_head;
+    if (t) {
+        rt->overflow_head = t->run_next;
+        if (!rt->overflow_head)
+            rt->overflow_tail = NULL;
+        __atomic_store_n(&rt->overflow_len, rt->overflow_len - 1, __ATOMIC_RELEASE);
+    }
+    spin_unlock(&rt->overflow_lock);
+    return t;
+}
+
+bool sched_shared_empty(struct runtime *rt)
+{
+    return inject_empty(&rt->inject) && !__atomic_load_n(&rt->overflow_len, __ATOMIC_ACQUIRE);
+}
+
 void sched_ready(struct runtime *rt, struct weft_task *t)
 {
     struct worker *w = worker_self();
-    if (rt->single) {
-        if (w && w->rt == rt) {
-            loop_step_ready(rt, t);
-        } else {
-            if (inject_push(&rt->inject, t) != 0)
-                abort();
-            poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
-        }
+    bool local = w && w->rt == rt;
+    if (rt->single && local) {
+        loop_step_ready(rt, t);
         return;
     }
-    if (w && w->rt == rt) {
-        if (deque_push(&w->deque, t) != 0) {
-            fputs("weft: out of memory growing a run queue\n", stderr);
-            abort();
-        }
-    } else if (inject_push(&rt->inject, t) != 0) {
-        fputs("weft: out of memory growing the injection queue\n", stderr);
-        abort();
-    }
-    wake_idle_worker(rt);
-}
-
-int sched_spawned(struct runtime *rt, struct weft_task *t)
-{
-    struct worker *w = worker_self();
-    if (rt->single || !w || w->rt != rt) {
-        sched_ready(rt, t);
-        return 0;
-    }
-    /* A run queue that cannot grow is the spawn's ENOMEM, not an abort. */
-    if (deque_push(&w->deque, t) != 0 && inject_push(&rt->inject, t) != 0)
-        return ENOMEM;
-    wake_idle_worker(rt);
-    return 0;
+    /* Out of memory, a ready task still has somewhere to go. */
+    if (local ? deque_push(&w->deque, t) != 0 : inject_push(&rt->inject, t) != 0)
+        overflow_push(rt, t);
+    if (rt->single)
+        poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
+    else
+        wake_idle_worker(rt);
 }
 
 /* --- idle set ----------------------------------------------------------- */
@@ -278,7 +291,7 @@ static struct weft_task *find_local(struct worker *w)
         /* Fairness: neither injected work nor due timers wait for an empty deque. */
         if (!rt->virtual_time && w->timers.len)
             fire_expired(&w->timers, runtime_now(rt));
-        if (!inject_empty(&rt->inject) && (t = inject_pop(&rt->inject)))
+        if ((t = sched_take_shared(rt)))
             return t;
         poll_now(rt);
     }
@@ -287,7 +300,7 @@ static struct weft_task *find_local(struct worker *w)
     if (!rt->virtual_time && w->timers.len && fire_expired(&w->timers, runtime_now(rt)) &&
         (t = take_own(w)))
         return t;
-    if (!inject_empty(&rt->inject) && (t = inject_pop(&rt->inject)))
+    if ((t = sched_take_shared(rt)))
         return t;
     poll_now(rt);
     return take_own(w);
@@ -310,7 +323,7 @@ static struct weft_task *steal_any(struct worker *w)
                 return item;
             contended |= r == DEQUE_ABORT;
         }
-        struct weft_task *t = inject_empty(&rt->inject) ? NULL : inject_pop(&rt->inject);
+        struct weft_task *t = sched_take_shared(rt);
         if (t)
             return t;
         if (!contended)
@@ -321,7 +334,7 @@ static struct weft_task *steal_any(struct worker *w)
 
 static bool work_visible(struct runtime *rt)
 {
-    if (!inject_empty(&rt->inject))
+    if (!sched_shared_empty(rt))
         return true;
     for (unsigned i = 0; i < rt->nworkers; i++)
         if (deque_size(&rt->workers[i].deque) > 0)
