@@ -37,6 +37,8 @@ struct worker {
     struct fiber_side side;      /* this worker's own (thread) stack */
     struct stack_cache stacks;
     struct deque deque;          /* multi-thread: this worker's ready tasks */
+    struct weft_task *next;      /* the task this worker woke last: runs next, never stolen */
+    unsigned next_streak;        /* tasks run in a row from `next` */
     struct timer_heap timers;
     struct registry registry;
     struct park park;
@@ -105,6 +107,9 @@ void worker_set_self(struct worker *w);
 double runtime_now(struct runtime *rt);
 /* Make t runnable (it is READY and owned by no queue). */
 void sched_ready(struct runtime *rt, struct weft_task *t);
+/* The same for a task that was waiting: in multi-thread mode it runs next
+ * on this worker, where the data it waited for is warm. */
+void sched_woken(struct runtime *rt, struct weft_task *t);
 /* Ready tasks from outside the worker's own deque: the injection queue,
  * then the overflow list. NULL when both are empty. */
 struct weft_task *sched_take_shared(struct runtime *rt);

@@ -90,7 +90,7 @@ bool task_wake(struct weft_task *t, uint64_t seq)
         case W_PARKED:
             if (__atomic_compare_exchange_n(&t->waitword, &cur, seq << 2 | W_RUNNING, false,
                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                sched_ready(t->rt, t);
+                sched_woken(t->rt, t);
                 return true;
             }
             break;
@@ -111,7 +111,7 @@ static void park_settle(struct weft_task *t)
         return;
     /* Woken while switching out: it is ready right away. */
     __atomic_store_n(&t->waitword, seqbits | W_RUNNING, __ATOMIC_RELAXED);
-    sched_ready(t->rt, t);
+    sched_woken(t->rt, t);
 }
 
 int task_await_enter(struct weft_task *self)

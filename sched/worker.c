@@ -111,6 +111,21 @@ void sched_ready(struct runtime *rt, struct weft_task *t)
         wake_idle_worker(rt);
 }
 
+void sched_woken(struct runtime *rt, struct weft_task *t)
+{
+    struct worker *w = worker_self();
+    if (rt->single || !w || w->rt != rt) {
+        sched_ready(rt, t);
+        return;
+    }
+    /* A ping-pong of wake-ups stays on one worker (Tokio's LIFO slot); the
+     * task it displaces becomes stealable. */
+    struct weft_task *displaced = w->next;
+    w->next = t;
+    if (displaced)
+        sched_ready(rt, displaced);
+}
+
 /* --- idle set ----------------------------------------------------------- */
 
 static bool idle_remove(struct runtime *rt, struct worker *w)
@@ -269,8 +284,18 @@ static uint64_t next_random(struct worker *w)
     return w->rng = x;
 }
 
+#define NEXT_STREAK_MAX 32 /* then the slot's task queues like the others */
+
 static struct weft_task *take_own(struct worker *w)
 {
+    struct weft_task *next = w->next;
+    if (next) {
+        w->next = NULL;
+        if (++w->next_streak <= NEXT_STREAK_MAX && !w->take_fifo)
+            return next;
+        sched_ready(w->rt, next);
+    }
+    w->next_streak = 0;
     if (w->take_fifo) {
         w->take_fifo = false;
         void *item;
