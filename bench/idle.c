@@ -18,8 +18,11 @@ static long status_kb(const char *field)
     return kb;
 }
 
+static long waiting; /* atomic: tasks that reached their wait */
+
 static void *waiter(void *arg)
 {
+    __atomic_add_fetch(&waiting, 1, __ATOMIC_RELAXED);
     return weft_event_wait(arg) == 0 ? NULL : WEFT_ERR(1);
 }
 
@@ -40,7 +43,8 @@ static void *run(void *arg)
     double t0 = bench_seconds();
     for (long i = 0; i < j->n; i++)
         tasks[i] = weft_spawn(waiter, release);
-    weft_yield(); /* let every task reach its wait */
+    while (__atomic_load_n(&waiting, __ATOMIC_RELAXED) < j->n)
+        weft_yield(); /* until every task is blocked at once */
     weft_event_set(release);
     for (long i = 0; i < j->n; i++) {
         if (weft_error(weft_await(tasks[i])))
