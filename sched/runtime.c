@@ -275,6 +275,7 @@ static void runtime_destroy(struct runtime *rt)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
         stack_cache_flush(&rt->stacks, &w->stacks);
+        task_cache_flush(w);
         deque_destroy(&w->deque);
     }
     stack_pool_destroy(&rt->stacks);

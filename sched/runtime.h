@@ -36,6 +36,8 @@ struct worker {
     fcontext_t sched_ctx;        /* where a task switches back to */
     struct fiber_side side;      /* this worker's own (thread) stack */
     struct stack_cache stacks;
+    struct weft_task *task_cache; /* free task structs, linked by run_next */
+    unsigned task_cache_len;
     struct deque deque;          /* multi-thread: this worker's ready tasks */
     struct weft_task *next;      /* the task this worker woke last: runs next, never stolen */
     unsigned next_streak;        /* tasks run in a row from `next` */

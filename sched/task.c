@@ -16,9 +16,52 @@
 #include "sched/runtime.h"
 #include "sched/timer.h"
 
+/* Task structs are recycled through a small per-worker cache: a spawn and
+ * an exit then cost no trip to malloc. */
+#ifdef WEFT_ASAN
+#define TASK_CACHE_MAX 0 /* let AddressSanitizer see every use after free */
+#else
+#define TASK_CACHE_MAX 256
+#endif
+
+static struct weft_task *task_alloc(struct runtime *rt)
+{
+    struct worker *w = worker_self();
+    if (w && w->rt == rt && w->task_cache) {
+        struct weft_task *t = w->task_cache;
+        w->task_cache = t->run_next;
+        w->task_cache_len--;
+        memset(t, 0, sizeof *t);
+        return t;
+    }
+    return calloc(1, sizeof(struct weft_task));
+}
+
+static void task_dealloc(struct weft_task *t)
+{
+    struct worker *w = worker_self();
+    if (w && w->rt == t->rt && w->task_cache_len < TASK_CACHE_MAX) {
+        t->run_next = w->task_cache;
+        w->task_cache = t;
+        w->task_cache_len++;
+        return;
+    }
+    free(t);
+}
+
+void task_cache_flush(struct worker *w)
+{
+    while (w->task_cache) {
+        struct weft_task *t = w->task_cache;
+        w->task_cache = t->run_next;
+        free(t);
+    }
+    w->task_cache_len = 0;
+}
+
 struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg)
 {
-    struct weft_task *t = calloc(1, sizeof *t);
+    struct weft_task *t = task_alloc(rt);
     if (!t)
         return NULL;
     t->fn = fn;
@@ -55,7 +98,7 @@ void task_free(struct weft_task *t)
     if (failed_unretrieved(t))
         report_unretrieved(t);
     free(t->message);
-    free(t);
+    task_dealloc(t);
 }
 
 void task_unref(struct weft_task *t)

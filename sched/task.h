@@ -146,6 +146,8 @@ bool task_remove_waiter(struct weft_task *t, struct waiter *w);
 void task_finish(struct weft_task *t, void *r);
 
 struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg);
+struct worker;
+void task_cache_flush(struct worker *w);
 /* The worker side of switching into a task (first run or resume). */
 void task_run(struct weft_task *t);
 
