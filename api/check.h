@@ -14,8 +14,8 @@
 int tasks_check(weft_task *const tasks[], size_t n, weft_task **self);
 
 /* The distinct tasks of tasks[0..n), in order of first appearance (asyncio
- * keeps one future per distinct argument), in a malloc'ed *out; 0 with
- * *err = ENOMEM on failure. */
-size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task ***out, int *err);
+ * keeps one future per distinct argument), into out[0..n); their number, or
+ * 0 with *err = ENOMEM. */
+size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task **out, int *err);
 
 #endif /* API_CHECK_H */

@@ -103,14 +103,13 @@ int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags)
         return EINVAL;
     if (n == 0)
         return 0; /* gather() of nothing is an empty list at once */
-    weft_task **unique;
-    size_t m = tasks_distinct(tasks, n, &unique, &err);
-    if (err)
-        return err;
-    struct gather *g = malloc(sizeof *g + m * sizeof g->children[0]);
+    weft_task *few[32], **unique = n <= 32 ? few : malloc(n * sizeof *unique);
+    size_t m = unique ? tasks_distinct(tasks, n, unique, &err) : 0;
+    struct gather *g = m ? malloc(sizeof *g + m * sizeof g->children[0]) : NULL;
     if (!g) {
-        free(unique);
-        return ENOMEM;
+        if (unique != few)
+            free(unique);
+        return err ? err : ENOMEM;
     }
     g->refs = (int)m + 1;
     g->lock = (spinlock)SPINLOCK_INIT;
@@ -125,13 +124,14 @@ int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags)
         g->children[i].task = unique[i];
         task_ref(unique[i]);
     }
-    free(unique);
+    if (unique != few)
+        free(unique);
     for (size_t i = 0; i < m; i++)
         soon_on_task(&g->children[i].soon, g->children[i].task, child_done);
 
     err = future_await(self, &g->outer);
     if (!err)
-        err = weft_error(g->outer.result);
+        err = task_cancel_cause(self, weft_error(g->outer.result));
     if (!err && results)
         for (size_t i = 0; i < n; i++)
             results[i] = tasks[i]->result;

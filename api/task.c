@@ -93,6 +93,11 @@ static bool wait_for_task(struct weft_task *self, struct weft_task *t, int *err)
     return true;
 }
 
+static bool is_task(struct weft_task *t, void *wanted)
+{
+    return t == wanted;
+}
+
 void *weft_await(weft_task *t)
 {
     struct weft_task *self = current();
@@ -108,13 +113,17 @@ void *weft_await(weft_task *t)
         int err = task_await_enter(self);
         if (err)
             return WEFT_ERR(err);
-        if (wait_for_task(self, t, &err) && err) {
+        struct weft_task *taken = task_take_last(self, is_task, t);
+        if (taken)
+            task_run_inline(self, taken);
+        if (taken ? (err = task_wait_end(self)) != 0 : wait_for_task(self, t, &err) && err) {
             task_mark_retrieved(t);
             return WEFT_ERR(err);
         }
     }
     task_mark_retrieved(t);
-    return t->result;
+    int err = weft_error(t->result);
+    return err == ECANCELED ? WEFT_ERR(task_cancel_cause(self, err)) : t->result;
 }
 
 bool weft_cancel(weft_task *t)
@@ -187,34 +196,41 @@ static int compare_ptr(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task ***out, int *err)
+size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task **out, int *err)
 {
-    weft_task **sorted = malloc(n * sizeof *sorted);
-    weft_task **order = malloc(n * sizeof *order);
-    bool *taken = calloc(n, sizeof *taken);
     size_t m = 0;
-    *err = ENOMEM;
-    if (sorted && order && taken) {
-        memcpy(sorted, tasks, n * sizeof *sorted);
-        qsort(sorted, n, sizeof *sorted, compare_ptr);
+    *err = 0;
+    if (n <= 32) { /* the common case: no allocation */
         for (size_t i = 0; i < n; i++) {
-            weft_task **hit = bsearch(&tasks[i], sorted, n, sizeof *sorted, compare_ptr);
-            /* bsearch may land on any duplicate: step to the first one. */
-            while (hit > sorted && hit[-1] == tasks[i])
-                hit--;
-            if (!taken[hit - sorted]) {
-                taken[hit - sorted] = true;
-                order[m++] = tasks[i];
-            }
+            size_t j = 0;
+            while (j < m && out[j] != tasks[i])
+                j++;
+            if (j == m)
+                out[m++] = tasks[i];
         }
-        *err = 0;
+        return m;
+    }
+    weft_task **sorted = malloc(n * sizeof *sorted);
+    bool *taken = calloc(n, sizeof *taken);
+    if (!sorted || !taken) {
+        free(sorted);
+        free(taken);
+        *err = ENOMEM;
+        return 0;
+    }
+    memcpy(sorted, tasks, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, compare_ptr);
+    for (size_t i = 0; i < n; i++) {
+        weft_task **hit = bsearch(&tasks[i], sorted, n, sizeof *sorted, compare_ptr);
+        /* bsearch may land on any duplicate: step to the first one. */
+        while (hit > sorted && hit[-1] == tasks[i])
+            hit--;
+        if (!taken[hit - sorted]) {
+            taken[hit - sorted] = true;
+            out[m++] = tasks[i];
+        }
     }
     free(sorted);
     free(taken);
-    if (*err) {
-        free(order);
-        return 0;
-    }
-    *out = order;
     return m;
 }

@@ -143,21 +143,21 @@ int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double ti
          when != WEFT_FIRST_EXCEPTION))
         return EINVAL;
     /* asyncio makes a set of the tasks: a task listed twice counts once. */
-    weft_task **unique;
-    size_t m = tasks_distinct(tasks, n, &unique, &err);
-    if (err)
-        return err;
-    struct waiting *st = waiting_new(m);
+    weft_task *few[32], **unique = n <= 32 ? few : malloc(n * sizeof *unique);
+    size_t m = unique ? tasks_distinct(tasks, n, unique, &err) : 0;
+    struct waiting *st = m ? waiting_new(m) : NULL;
     if (!st || (timeout != WEFT_FOREVER && arm_timeout(st, self->rt, timeout) != 0)) {
         if (st)
             waiting_unref(st);
-        free(unique);
-        return ENOMEM;
+        if (unique != few)
+            free(unique);
+        return err ? err : ENOMEM;
     }
     st->when = when;
     for (size_t i = 0; i < m; i++)
         watch(st, unique[i], on_completion);
-    free(unique);
+    if (unique != few)
+        free(unique);
 
     err = future_await(self, &st->waiter);
     disarm_timeout(st);
@@ -186,7 +186,13 @@ static int cancel_and_wait(struct weft_task *self, struct weft_task *t)
         return ENOMEM;
     watch(st, t, release_on_done);
     task_cancel(t);
+    /* This wait is cleanup: an expired deadline scope must not cut it short
+     * (asyncio's has already been delivered, as the CancelledError that got
+     * us here), so the scopes are set aside meanwhile. */
+    struct deadline *scopes = self->deadlines;
+    self->deadlines = NULL;
     int err = future_await(self, &st->waiter);
+    self->deadlines = scopes;
     unwatch_all(st);
     waiting_unref(st);
     return err;

@@ -104,8 +104,9 @@ enum { WEFT_RETURN_EXCEPTIONS = 1 };
 /* asyncio.gather (await point): 0 and results[i] for tasks[i], in order.
  * Without WEFT_RETURN_EXCEPTIONS: the first failure's code, as soon as it
  * happens, cancelling nobody. With it: waits for all, failures appear as
- * WEFT_ERR entries. Cancelling the caller cancels every task, and the call
- * returns ECANCELED once all have finished. */
+ * WEFT_ERR entries. Cancelling the caller cancels every task and the call
+ * returns ECANCELED: with WEFT_RETURN_EXCEPTIONS once all have finished;
+ * without, as soon as the first of them ends cancelled (asyncio 3.11). */
 int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags);
 
 enum weft_when { WEFT_ALL_COMPLETED, WEFT_FIRST_COMPLETED, WEFT_FIRST_EXCEPTION };

@@ -191,6 +191,9 @@ void loop_run(struct runtime *rt)
             run_once(rt, w);
         rt->stopping = false;
     }
+    /* Callbacks still queued (a gather's, say) run, so their state is freed. */
+    while (rt->ready.len)
+        run_once(rt, w);
     overflow_altstack_leave(alt);
     worker_set_self(NULL);
 }

@@ -149,6 +149,10 @@ void runtime_deadlock(struct runtime *rt)
 void sched_task_exited(struct worker *w, struct weft_task *t)
 {
     struct runtime *rt = w->rt;
+    if (t->host) {
+        t->stack = NULL; /* the host's stack, and its fiber */
+        t->side.tsan_fiber = NULL;
+    }
     if (t->stack) {
         if (stack_canary_dead(t->stack))
             overflow_report(t); /* does not return */

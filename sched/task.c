@@ -15,6 +15,7 @@
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/timer.h"
+#include "ck/deque.h"
 
 /* Task structs are recycled through a small per-worker cache: a spawn and
  * an exit then cost no trip to malloc. */
@@ -163,6 +164,11 @@ int task_await_enter(struct weft_task *self)
         if (__atomic_load_n(&d->expired, __ATOMIC_ACQUIRE))
             return ETIMEDOUT;
     return 0;
+}
+
+int task_cancel_cause(struct weft_task *self, int err)
+{
+    return err == ECANCELED && task_await_enter(self) ? ETIMEDOUT : err;
 }
 
 int task_wait_end(struct weft_task *self)
@@ -346,6 +352,8 @@ void task_run(struct weft_task *t)
     transfer_t back = fiber_jump(&w->side, &t->side, t->ctx, w, 0);
     fiber_arrived(&w->side, NULL);
     w->current = NULL;
+    /* Whoever switched out: t, or a task t was running inline. */
+    t = back.data;
     t->ctx = back.fctx;
     switch (t->action) {
     case SW_PARK:
@@ -359,4 +367,63 @@ void task_run(struct weft_task *t)
         sched_task_exited(w, t);
         break;
     }
+}
+
+/* Inline runs need this much stack left, so that chains of them cannot
+ * overflow where separate stacks would not. */
+#define INLINE_MIN_STACK (64 * 1024)
+
+struct weft_task *task_take_last(struct weft_task *self,
+                                 bool (*want)(struct weft_task *t, void *ctx), void *ctx)
+{
+    char probe;
+    if (self->rt->single || (size_t)(&probe - self->stack->lo) < INLINE_MIN_STACK)
+        return NULL;
+    struct worker *w = worker_self();
+    struct weft_task *last = deque_pop(&w->deque);
+    if (last && __atomic_load_n(&last->state, __ATOMIC_RELAXED) == TASK_NEW && want(last, ctx))
+        return last;
+    if (last && deque_push(&w->deque, last) != 0)
+        abort(); /* cannot happen: the slot was just freed */
+    return NULL;
+}
+
+void task_run_inline(struct weft_task *self, struct weft_task *t)
+{
+    /* While t runs, cancelling self cancels t, as for any awaited task. */
+    spin_lock(&self->lock);
+    self->wait_kind = WAIT_TASK;
+    self->wait_task = t;
+    bool pending = self->must_cancel;
+    spin_unlock(&self->lock);
+    if (pending && task_cancel(t)) {
+        spin_lock(&self->lock);
+        self->must_cancel = false;
+        spin_unlock(&self->lock);
+    }
+    spin_lock(&t->lock);
+    bool cancel = t->must_cancel;
+    t->must_cancel = false;
+    if (!cancel)
+        __atomic_store_n(&t->state, TASK_STARTED, __ATOMIC_RELAXED);
+    spin_unlock(&t->lock);
+    struct worker *w = worker_self();
+    if (cancel) {
+        task_finish(t, WEFT_ERR(ECANCELED));
+    } else {
+        t->host = self;
+        t->stack = self->stack;
+        t->side = self->side;
+        w->current = t;
+        void *r = t->fn(t->arg); /* t may suspend in here, as itself */
+        task_finish(t, r);
+        w = worker_self();
+        w->current = self;
+        self->side.asan_fake_stack = t->side.asan_fake_stack;
+    }
+    sched_task_exited(w, t);
+    spin_lock(&self->lock);
+    self->wait_kind = WAIT_NONE;
+    self->wait_task = NULL;
+    spin_unlock(&self->lock);
 }

@@ -85,6 +85,7 @@ struct weft_task {
     char *message;            /* weft_fail's text, malloc'ed */
     uint64_t id;              /* "Task-<id>", as asyncio names them */
     struct weft_task *run_next; /* link in the runtime's overflow list */
+    struct weft_task *host;   /* run inline on this task's stack (task_run_inline) */
     struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
     unsigned reg_index;       /* which registry list */
 };
@@ -121,6 +122,10 @@ struct deadline {
  * waiting (ETIMEDOUT inside a deadline scope that has expired). */
 int task_await_enter(struct weft_task *self);
 
+/* An await point's ECANCELED that an expired deadline scope of self caused
+ * (directly, or through a task it forwarded the cancel to) reads ETIMEDOUT. */
+int task_cancel_cause(struct weft_task *self, int err);
+
 /* The wait protocol (see the top of this file). */
 uint64_t task_wait_begin(struct weft_task *self);
 bool task_wake(struct weft_task *t, uint64_t seq);
@@ -150,5 +155,17 @@ struct worker;
 void task_cache_flush(struct worker *w);
 /* The worker side of switching into a task (first run or resume). */
 void task_run(struct weft_task *t);
+/* Running a task its waiter would only wait for anyway, on the waiter's
+ * stack (as oneTBB runs the tasks it waits for): no stack of its own, no
+ * switch, no wake-up. Multi-thread mode only (single-thread mode keeps
+ * asyncio's order).
+ * task_take_last: the last task pushed on this worker's deque, taken off
+ * it, if it has not started, `want` accepts it, and self has stack to spare;
+ * else NULL and the deque is as it was.
+ * task_run_inline: run a taken task to its end (it may suspend on the way,
+ * as itself); a cancel of self meanwhile is forwarded to it. */
+struct weft_task *task_take_last(struct weft_task *self,
+                                 bool (*want)(struct weft_task *t, void *ctx), void *ctx);
+void task_run_inline(struct weft_task *self, struct weft_task *t);
 
 #endif /* SCHED_TASK_H */
