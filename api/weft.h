@@ -34,6 +34,9 @@ typedef struct weft_config {
     size_t stack_size;     /* fiber stack in bytes; 0: default (256 KiB), rounded up to pages */
     bool virtual_time;     /* the clock starts at 0 and jumps to the next timer whenever no
                               task can run; also turned on by WEFT_VIRTUAL_TIME=1 */
+    bool stealing;         /* with workers = 1: run the work-stealing scheduler on one
+                              worker instead of single-thread mode (no asyncio order; for
+                              measuring the scheduler itself); also WEFT_STEALING=1 */
 } weft_config;
 
 #define WEFT_ERR(code) ((void *)(intptr_t)-(intptr_t)(code))

@@ -18,19 +18,26 @@
 
 struct bench {
     const char *name;
+    const char *impl; /* "weft": the work-stealing scheduler, even on one worker;
+                         "weft-st": single-thread mode (asyncio's order), with --st */
     unsigned workers;
-    bool quick; /* counts divided by 10, as the peers' --quick */
+    bool quick;       /* counts divided by 10, as the peers' --quick */
 };
 
 static inline struct bench bench_args(const char *name, int argc, char **argv)
 {
-    struct bench b = {.name = name, .workers = 1};
+    struct bench b = {.name = name, .impl = "weft", .workers = 1};
     if (argc < 2 || atoi(argv[1]) < 1) {
-        fprintf(stderr, "usage: %s WORKERS [--quick]\n", name);
+        fprintf(stderr, "usage: %s WORKERS [--quick] [--st]\n", name);
         exit(2);
     }
     b.workers = (unsigned)atoi(argv[1]);
-    b.quick = argc > 2 && strcmp(argv[2], "--quick") == 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0)
+            b.quick = true;
+        else if (strcmp(argv[i], "--st") == 0 && b.workers == 1)
+            b.impl = "weft-st";
+    }
     return b;
 }
 
@@ -52,6 +59,8 @@ static inline double bench_cpu_ms(void)
 static inline void bench_emit(const struct bench *b, const char *impl, const char *metric,
                               double value, const char *unit)
 {
+    if (strcmp(impl, "weft") == 0)
+        impl = b->impl;
     printf("{\"bench\":\"%s\",\"impl\":\"%s\",\"workers\":%u,\"metric\":\"%s\",\"value\":%.4g,"
            "\"unit\":\"%s\"}\n",
            b->name, impl, b->workers, metric, value, unit);
@@ -60,7 +69,7 @@ static inline void bench_emit(const struct bench *b, const char *impl, const cha
 
 static inline void *bench_run(const struct bench *b, void *(*main_task)(void *), void *arg)
 {
-    const weft_config cfg = {.workers = b->workers};
+    const weft_config cfg = {.workers = b->workers, .stealing = strcmp(b->impl, "weft") == 0};
     void *r = weft_run(main_task, arg, &cfg);
     if (weft_error(r)) {
         fprintf(stderr, "%s: weft_run failed: error %d\n", b->name, weft_error(r));

@@ -212,7 +212,7 @@ static int configure(struct runtime *rt, const weft_config *cfg)
     if (c.stack_size < MIN_STACK_SIZE || c.stack_size > MAX_STACK_SIZE)
         return EINVAL;
     rt->nworkers = c.workers;
-    rt->single = c.workers == 1;
+    rt->single = c.workers == 1 && !c.stealing && !env_flag("WEFT_STEALING");
     rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");
     stack_pool_init(&rt->stacks, c.stack_size);
     return 0;
