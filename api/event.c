@@ -4,10 +4,9 @@
  * every waiter's future, in the order they came; each waiter removes itself
  * when it resumes, so one cancelled while waiting leaves nothing behind.
  *
- * The guard (a spinlock) covers the flag and the list, not the futures: set()
- * picks the waiters under the guard, marking them busy, and completes their
- * futures after dropping it; a waiter, once it holds the guard again, waits
- * until its node is no longer busy before letting its frame go.
+ * The guard (a spinlock) covers the flag and the wait list, not the futures
+ * (waitlist.h): set() picks the waiters under the guard and completes their
+ * futures after dropping it.
  *
  * weft_event_destroy frees the event at once, or, if tasks still wait on it
  * (as they may in asyncio, whose waiters keep the event alive), when the last
@@ -16,48 +15,18 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
 
-struct node {
-    struct future fut;
-    struct node *prev, *next; /* under the guard */
-    struct node *picked;      /* set()'s private chain */
-    bool busy;                /* atomic: a waker still touches fut */
-};
-
 struct weft_event {
     spinlock guard;
     bool value; /* written under the guard, atomic reads */
-    bool destroyed;
-    unsigned waiting;         /* tasks inside wait */
-    struct node *head, *tail; /* _waiters */
+    struct keepalive alive;
+    struct waitlist waiters;
 };
-
-static void list_push(struct weft_event *e, struct node *n)
-{
-    n->prev = e->tail;
-    n->next = NULL;
-    if (e->tail)
-        e->tail->next = n;
-    else
-        e->head = n;
-    e->tail = n;
-}
-
-static void list_remove(struct weft_event *e, struct node *n)
-{
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        e->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        e->tail = n->prev;
-}
 
 static struct weft_task *current(void)
 {
@@ -80,25 +49,17 @@ void weft_event_set(weft_event *e)
 {
     if (!e)
         return;
-    struct node *first = NULL, **tail = &first;
+    struct waitchain woken;
+    waitchain_init(&woken);
     spin_lock(&e->guard);
     if (!e->value) {
         __atomic_store_n(&e->value, true, __ATOMIC_RELAXED);
-        for (struct node *n = e->head; n; n = n->next) {
-            if (future_done(&n->fut) || __atomic_load_n(&n->busy, __ATOMIC_RELAXED))
-                continue;
-            __atomic_store_n(&n->busy, true, __ATOMIC_RELAXED);
-            n->picked = NULL;
-            *tail = n;
-            tail = &n->picked;
-        }
+        for (struct waitnode *n = e->waiters.head; n; n = n->next)
+            if (waitnode_waiting(n))
+                waitchain_pick(&woken, n);
     }
     spin_unlock(&e->guard);
-    for (struct node *n = first, *next; n; n = next) {
-        next = n->picked; /* read before n may vanish */
-        future_set_result(&n->fut, NULL);
-        __atomic_store_n(&n->busy, false, __ATOMIC_RELEASE); /* the owner may now free n */
-    }
+    waitchain_complete(&woken, NULL);
 }
 
 void weft_event_clear(weft_event *e)
@@ -127,20 +88,10 @@ int weft_event_wait(weft_event *e)
         spin_unlock(&e->guard);
         return 0;
     }
-    struct node waiter;
-    future_init(&waiter.fut);
-    __atomic_store_n(&waiter.busy, false, __ATOMIC_RELAXED);
-    list_push(e, &waiter);
-    e->waiting++;
-    spin_unlock(&e->guard);
-
-    int err = future_await(self, &waiter.fut);
-
-    spin_lock(&e->guard);
-    list_remove(e, &waiter); /* finally: self._waiters.remove(fut) */
-    while (__atomic_load_n(&waiter.busy, __ATOMIC_ACQUIRE))
-        ck_pr_stall();
-    bool last = --e->waiting == 0 && e->destroyed;
+    struct waitnode waiter;
+    keepalive_enter(&e->alive);
+    int err = waitlist_await(&e->waiters, &e->guard, self, &waiter);
+    bool last = keepalive_leave(&e->alive);
     spin_unlock(&e->guard);
     if (last)
         free(e);
@@ -152,8 +103,7 @@ void weft_event_destroy(weft_event *e)
     if (!e)
         return;
     spin_lock(&e->guard);
-    e->destroyed = true;
-    bool last = e->waiting == 0;
+    bool last = keepalive_destroy(&e->alive);
     spin_unlock(&e->guard);
     if (last)
         free(e);

@@ -6,11 +6,9 @@
  * after it was woken passes the lock on to the next one, and nobody can jump
  * the queue in between (acquire waits while any waiter is not cancelled).
  *
- * The lock's guard (a spinlock) covers the flag and the list, not the
- * futures: a releaser marks the waiter it wakes busy under the guard and
- * completes its future after dropping it; the waiter, once it holds the
- * guard again, waits until its node is no longer busy before letting its
- * frame go. A busy node counts as done, as in asyncio its future would be.
+ * The lock's guard (a spinlock) covers the flag and the wait list, not the
+ * futures (waitlist.h): a releaser picks the waiter it wakes under the guard
+ * and completes its future after dropping it.
  *
  * weft_lock_destroy frees the lock at once, or, if tasks still wait on it
  * (as they may in asyncio, whose waiters keep the lock alive), when the last
@@ -19,72 +17,36 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
 
-struct node {
-    struct future fut;
-    struct node *prev, *next; /* under the guard */
-    bool busy;                /* atomic: a waker still touches fut */
-};
-
 struct weft_lock {
     spinlock guard;
     bool locked; /* written under the guard, atomic reads */
-    bool destroyed;
-    unsigned waiting;         /* tasks inside acquire's wait */
-    struct node *head, *tail; /* _waiters */
+    struct keepalive alive;
+    struct waitlist waiters;
 };
 
-static void list_push(struct weft_lock *l, struct node *n)
+/* _wake_up_first, under the guard: the first waiter, picked, if it still
+ * waits; complete it with wake() after dropping the guard. */
+static struct waitnode *wake_up_first(struct weft_lock *l)
 {
-    n->prev = l->tail;
-    n->next = NULL;
-    if (l->tail)
-        l->tail->next = n;
-    else
-        l->head = n;
-    l->tail = n;
-}
-
-static void list_remove(struct weft_lock *l, struct node *n)
-{
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        l->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        l->tail = n->prev;
-}
-
-static bool done_or_busy(struct node *n)
-{
-    return future_done(&n->fut) || __atomic_load_n(&n->busy, __ATOMIC_RELAXED);
-}
-
-/* _wake_up_first, under the guard: the first waiter, marked busy, if it is
- * not done yet; complete it with wake() after dropping the guard. */
-static struct node *wake_up_first(struct weft_lock *l)
-{
-    struct node *n = l->head;
-    if (!n || done_or_busy(n))
+    struct waitnode *n = l->waiters.head;
+    if (!n || !waitnode_waiting(n))
         return NULL; /* done: it will wake up and take the lock or pass it on */
-    __atomic_store_n(&n->busy, true, __ATOMIC_RELAXED);
+    waitnode_pick(n);
     return n;
 }
 
 /* A cancel that beats us to the future is harmless: the cancelled waiter
  * sees the lock free when it resumes and wakes the next one itself. */
-static void wake(struct node *n)
+static void wake(struct waitnode *n)
 {
-    if (!n)
-        return;
-    future_set_result(&n->fut, NULL);
-    __atomic_store_n(&n->busy, false, __ATOMIC_RELEASE); /* the owner may now free n */
+    if (n)
+        waitnode_complete(n, NULL);
 }
 
 static void set_locked(struct weft_lock *l, bool locked)
@@ -109,14 +71,6 @@ weft_lock *weft_lock_create(void)
     return l;
 }
 
-static bool all_cancelled(const struct weft_lock *l)
-{
-    for (struct node *n = l->head; n; n = n->next)
-        if (!future_cancelled(&n->fut))
-            return false;
-    return true;
-}
-
 int weft_lock_acquire(weft_lock *l)
 {
     if (!l)
@@ -125,25 +79,14 @@ int weft_lock_acquire(weft_lock *l)
     if (!self)
         return EPERM;
     spin_lock(&l->guard);
-    if (!l->locked && all_cancelled(l)) {
+    if (!l->locked && waitlist_all_cancelled(&l->waiters)) {
         set_locked(l, true);
         spin_unlock(&l->guard);
         return 0;
     }
-    struct node waiter;
-    future_init(&waiter.fut);
-    __atomic_store_n(&waiter.busy, false, __ATOMIC_RELAXED);
-    list_push(l, &waiter);
-    l->waiting++;
-    spin_unlock(&l->guard);
-
-    int err = future_await(self, &waiter.fut);
-
-    spin_lock(&l->guard);
-    list_remove(l, &waiter); /* finally: self._waiters.remove(fut) */
-    while (__atomic_load_n(&waiter.busy, __ATOMIC_ACQUIRE))
-        ck_pr_stall();
-    struct node *next = NULL;
+    struct waitnode waiter, *next = NULL;
+    keepalive_enter(&l->alive);
+    int err = waitlist_await(&l->waiters, &l->guard, self, &waiter);
     if (err) {
         /* Cancelled: if the lock is free (maybe released to us), make sure
          * the first waiter will wake up and take it. */
@@ -152,7 +95,7 @@ int weft_lock_acquire(weft_lock *l)
     } else {
         set_locked(l, true);
     }
-    bool last = --l->waiting == 0 && l->destroyed;
+    bool last = keepalive_leave(&l->alive);
     spin_unlock(&l->guard);
     wake(next);
     if (last)
@@ -170,7 +113,7 @@ int weft_lock_release(weft_lock *l)
         return EPERM; /* RuntimeError('Lock is not acquired.') */
     }
     set_locked(l, false);
-    struct node *next = wake_up_first(l);
+    struct waitnode *next = wake_up_first(l);
     spin_unlock(&l->guard);
     wake(next);
     return 0;
@@ -186,8 +129,7 @@ void weft_lock_destroy(weft_lock *l)
     if (!l)
         return;
     spin_lock(&l->guard);
-    l->destroyed = true;
-    bool last = l->waiting == 0;
+    bool last = keepalive_destroy(&l->alive);
     spin_unlock(&l->guard);
     if (last)
         free(l);

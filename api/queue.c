@@ -4,130 +4,61 @@
  * getters, putters and joiners (the waiters of the _finished event), each
  * waiting on an asyncio.Future that lives on its own stack.
  *
- * The queue's lock guards everything but the futures. A waker (_wakeup_next,
- * close, task_done) picks its waiters under the lock, marks them busy and
- * completes their futures after dropping it: completing wakes a task, which
- * may wake a parked worker, too much to do under a spinlock. A waiter whose
- * node was picked waits, after taking the lock again, until the node is no
- * longer busy before it lets its stack frame go (settle()). A future that a
- * concurrent cancel completed first cannot be handed the wake-up; the waker
- * then wakes the next one, which is what asyncio's `if not waiter.done()`
- * does for a waiter cancelled earlier.
+ * The queue's lock guards everything but the futures; the lists are wait
+ * lists (waitlist.h: a waker picks its waiters under the lock and completes
+ * them after it). Unlike Lock's and Semaphore's, a queue's waker takes the
+ * waiter off its list (popleft). A future that a concurrent cancel completed
+ * first cannot be handed the wake-up; the waker then wakes the next one,
+ * which is what asyncio's `if not waiter.done()` does for a waiter cancelled
+ * earlier.
  *
  * weft_queue_destroy closes the queue and leaves the freeing to the last task
- * that leaves a wait on it (`waiting` counts them).
+ * that leaves a wait on it.
  */
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
 
-/* A waiting task's entry: its future and its place in one of the lists. */
-struct node {
-    struct future fut;
-    struct node *prev, *next; /* under the queue's lock */
-    struct node *handed;      /* a waker's private chain of picked nodes */
-    bool linked;              /* under the queue's lock */
-    bool busy;                /* atomic: a waker still touches fut */
-};
-
-struct list {
-    struct node *head, *tail;
-};
-
 struct weft_queue {
     spinlock lock;
-    bool closed, destroyed;
+    bool closed;
     size_t maxsize; /* 0: unbounded */
     void **items;   /* ring buffer of cap slots, cap a power of two */
     size_t head, cap;
-    size_t len;        /* written under lock, atomic reads */
-    size_t unfinished; /* _unfinished_tasks */
-    unsigned waiting;  /* tasks inside a wait; they keep the queue alive */
-    struct list getters, putters, joiners;
+    size_t len;             /* written under lock, atomic reads */
+    size_t unfinished;      /* _unfinished_tasks */
+    struct keepalive alive; /* tasks inside a wait keep the queue alive */
+    struct waitlist getters, putters, joiners;
 };
 
-/* --- waiter lists ------------------------------------------------------- */
-
-static void list_push(struct list *l, struct node *n)
-{
-    n->prev = l->tail;
-    n->next = NULL;
-    if (l->tail)
-        l->tail->next = n;
-    else
-        l->head = n;
-    l->tail = n;
-    n->linked = true;
-}
-
-static void list_unlink(struct list *l, struct node *n)
-{
-    if (!n->linked)
-        return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        l->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        l->tail = n->prev;
-    n->linked = false;
-}
-
-/* A chain of nodes picked under the lock, completed after it. */
-struct chain {
-    struct node *first, **tail;
-};
-
-static void pick(struct chain *c, struct node *n)
-{
-    __atomic_store_n(&n->busy, true, __ATOMIC_RELAXED);
-    n->handed = NULL;
-    *c->tail = n;
-    c->tail = &n->handed;
-}
-
-/* Complete a picked node; false if a cancel got to its future first. The
- * node may be gone once busy is cleared. */
-static bool complete(struct node *n, void *result)
-{
-    bool ok = future_set_result(&n->fut, result);
-    __atomic_store_n(&n->busy, false, __ATOMIC_RELEASE); /* the owner may now free n */
-    return ok;
-}
-
-static void complete_all(struct chain *c, void *result)
-{
-    for (struct node *n = c->first, *next; n; n = next) {
-        next = n->handed; /* read before n may vanish */
-        complete(n, result);
-    }
-}
-
-/* Before a node's frame goes: wait out a waker that picked it. */
-static void settle(struct node *n)
-{
-    while (__atomic_load_n(&n->busy, __ATOMIC_ACQUIRE))
-        ck_pr_stall();
-}
+/* --- waking ------------------------------------------------------------- */
 
 /* _wakeup_next: pop waiters until one is not done, and pick it. */
-static struct node *wakeup_next(struct list *l)
+static struct waitnode *wakeup_next(struct waitlist *l)
 {
-    struct node *n;
-    while ((n = l->head)) {
-        list_unlink(l, n);
+    struct waitnode *n;
+    while ((n = waitlist_pop(l))) {
         if (!future_done(&n->fut)) {
-            __atomic_store_n(&n->busy, true, __ATOMIC_RELAXED);
+            waitnode_pick(n);
             return n;
         }
     }
     return NULL;
+}
+
+/* Pick every waiter of l that is not done (shutdown's loops over _getters
+ * and _putters, _finished.set()'s loop over its waiters). */
+static void pick_all(struct waitlist *l, struct waitchain *c)
+{
+    struct waitnode *n;
+    while ((n = waitlist_pop(l)))
+        if (!future_done(&n->fut))
+            waitchain_pick(c, n);
 }
 
 /* --- items -------------------------------------------------------------- */
@@ -205,28 +136,26 @@ static void queue_free(struct weft_queue *q)
 /* Wait on a fresh node in l: the `fut = create_future(); l.append(fut);
  * try: await fut; except: fut.cancel(); l.remove(fut)` of put, get and join.
  * Called and returns with the lock held; the node is out of l, settled. The
- * caller counts itself in q->waiting for the whole call. */
-static int wait_in(struct weft_queue *q, struct weft_task *self, struct list *l, struct node *n)
+ * caller counts itself in q->alive for the whole call. */
+static int wait_in(struct weft_queue *q, struct weft_task *self, struct waitlist *l,
+                   struct waitnode *n)
 {
-    future_init(&n->fut);
-    __atomic_store_n(&n->busy, false, __ATOMIC_RELAXED);
-    list_push(l, n);
+    waitlist_push(l, n);
     spin_unlock(&q->lock);
     int err = future_await(self, &n->fut);
     if (err)
         future_cancel_plain(&n->fut); /* just in case it is not done yet */
     spin_lock(&q->lock);
-    list_unlink(l, n);
-    settle(n);
+    waitlist_remove(l, n);
     return err;
 }
 
 /* Complete a node picked by _wakeup_next; if a cancel beat us to it, wake
  * the next waiter of l instead, as long as what it waits for is still
  * there. */
-static void hand_over(struct weft_queue *q, struct list *l, struct node *n)
+static void hand_over(struct weft_queue *q, struct waitlist *l, struct waitnode *n)
 {
-    while (n && !complete(n, NULL)) {
+    while (n && !waitnode_complete(n, NULL)) {
         spin_lock(&q->lock);
         bool still = l == &q->getters ? q->len > 0 : !full(q);
         n = still ? wakeup_next(l) : NULL;
@@ -237,21 +166,21 @@ static void hand_over(struct weft_queue *q, struct list *l, struct node *n)
 /* The end of a call that waited, with the lock held: hand over, then stop
  * counting as a waiter, and free the queue if it was destroyed meanwhile
  * and this was its last waiter. */
-static void leave(struct weft_queue *q, struct list *l, struct node *wake)
+static void leave(struct weft_queue *q, struct waitlist *l, struct waitnode *wake)
 {
     if (wake) {
         spin_unlock(&q->lock);
         hand_over(q, l, wake);
         spin_lock(&q->lock);
     }
-    bool last = --q->waiting == 0 && q->destroyed;
+    bool last = keepalive_leave(&q->alive);
     spin_unlock(&q->lock);
     if (last)
         queue_free(q);
 }
 
 /* put_nowait's body, under the lock. */
-static int put_locked(struct weft_queue *q, void *item, struct node **wake)
+static int put_locked(struct weft_queue *q, void *item, struct waitnode **wake)
 {
     if (q->closed)
         return EPIPE;
@@ -269,7 +198,7 @@ int weft_queue_put_nowait(weft_queue *q, void *item)
 {
     if (!q)
         return EINVAL;
-    struct node *wake = NULL;
+    struct waitnode *wake = NULL;
     spin_lock(&q->lock);
     int err = put_locked(q, item, &wake);
     spin_unlock(&q->lock);
@@ -284,7 +213,7 @@ int weft_queue_put(weft_queue *q, void *item)
     struct weft_task *self = current();
     if (!self)
         return EPERM;
-    struct node putter, *wake = NULL;
+    struct waitnode putter, *wake = NULL;
     spin_lock(&q->lock);
     if (!full(q) || q->closed) {
         int err = put_locked(q, item, &wake);
@@ -292,7 +221,7 @@ int weft_queue_put(weft_queue *q, void *item)
         hand_over(q, &q->getters, wake);
         return err;
     }
-    q->waiting++;
+    keepalive_enter(&q->alive);
     do {
         int err = wait_in(q, self, &q->putters, &putter);
         if (err) {
@@ -310,7 +239,7 @@ int weft_queue_put(weft_queue *q, void *item)
 }
 
 /* get_nowait's body, under the lock. */
-static int get_locked(struct weft_queue *q, void **item, struct node **wake)
+static int get_locked(struct weft_queue *q, void **item, struct waitnode **wake)
 {
     if (q->len == 0)
         return q->closed ? ENODATA : EAGAIN;
@@ -323,7 +252,7 @@ int weft_queue_get_nowait(weft_queue *q, void **item)
 {
     if (!q || !item)
         return EINVAL;
-    struct node *wake = NULL;
+    struct waitnode *wake = NULL;
     spin_lock(&q->lock);
     int err = get_locked(q, item, &wake);
     spin_unlock(&q->lock);
@@ -338,7 +267,7 @@ int weft_queue_get(weft_queue *q, void **item)
     struct weft_task *self = current();
     if (!self)
         return EPERM;
-    struct node getter, *wake = NULL;
+    struct waitnode getter, *wake = NULL;
     spin_lock(&q->lock);
     if (q->len > 0 || q->closed) {
         int err = get_locked(q, item, &wake);
@@ -346,7 +275,7 @@ int weft_queue_get(weft_queue *q, void **item)
         hand_over(q, &q->putters, wake);
         return err;
     }
-    q->waiting++;
+    keepalive_enter(&q->alive);
     do {
         int err = wait_in(q, self, &q->getters, &getter);
         if (err) {
@@ -368,37 +297,27 @@ size_t weft_queue_size(const weft_queue *q)
     return q ? __atomic_load_n(&q->len, __ATOMIC_RELAXED) : 0;
 }
 
-/* Pick every waiter of l that is not done (shutdown's loops over _getters
- * and _putters, Event.set's loop over its waiters). */
-static void pick_all(struct list *l, struct chain *c)
-{
-    struct node *n;
-    while ((n = l->head)) {
-        list_unlink(l, n);
-        if (!future_done(&n->fut))
-            pick(c, n);
-    }
-}
-
 void weft_queue_close(weft_queue *q)
 {
     if (!q)
         return;
-    struct chain woken = {NULL, &woken.first};
+    struct waitchain woken;
+    waitchain_init(&woken);
     spin_lock(&q->lock);
     q->closed = true;
     /* All getters need to re-check queue-empty to raise ShutDown. */
     pick_all(&q->getters, &woken);
     pick_all(&q->putters, &woken);
     spin_unlock(&q->lock);
-    complete_all(&woken, NULL);
+    waitchain_complete(&woken, NULL);
 }
 
 int weft_queue_task_done(weft_queue *q)
 {
     if (!q)
         return EINVAL;
-    struct chain woken = {NULL, &woken.first};
+    struct waitchain woken;
+    waitchain_init(&woken);
     spin_lock(&q->lock);
     if (q->unfinished == 0) {
         spin_unlock(&q->lock);
@@ -407,7 +326,7 @@ int weft_queue_task_done(weft_queue *q)
     if (--q->unfinished == 0)
         pick_all(&q->joiners, &woken); /* self._finished.set() */
     spin_unlock(&q->lock);
-    complete_all(&woken, NULL);
+    waitchain_complete(&woken, NULL);
     return 0;
 }
 
@@ -423,8 +342,8 @@ int weft_queue_join(weft_queue *q)
         spin_unlock(&q->lock);
         return 0;
     }
-    struct node joiner;
-    q->waiting++;
+    struct waitnode joiner;
+    keepalive_enter(&q->alive);
     int err = wait_in(q, self, &q->joiners, &joiner);
     if (!err)
         err = weft_error(joiner.fut.result); /* EPIPE from destroy */
@@ -436,19 +355,21 @@ void weft_queue_destroy(weft_queue *q)
 {
     if (!q)
         return;
-    struct chain woken = {NULL, &woken.first}, joiners = {NULL, &joiners.first};
+    struct waitchain woken, joiners;
+    waitchain_init(&woken);
+    waitchain_init(&joiners);
     spin_lock(&q->lock);
-    q->closed = q->destroyed = true;
+    q->closed = true;
     q->head = 0;
     set_len(q, 0); /* the items are dropped: getters see ENODATA */
     pick_all(&q->getters, &woken);
     pick_all(&q->putters, &woken);
     pick_all(&q->joiners, &joiners);
-    bool last = q->waiting == 0;
+    bool last = keepalive_destroy(&q->alive);
     spin_unlock(&q->lock);
     /* From here on the last waiter to leave may free q: touch only nodes. */
-    complete_all(&woken, NULL);
-    complete_all(&joiners, WEFT_ERR(EPIPE));
+    waitchain_complete(&woken, NULL);
+    waitchain_complete(&joiners, WEFT_ERR(EPIPE));
     if (last)
         queue_free(q);
 }

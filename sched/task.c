@@ -19,16 +19,17 @@
 
 /* Task structs are recycled through a small per-worker cache: a spawn and
  * an exit then cost no trip to malloc. */
-#ifdef WEFT_ASAN
-#define TASK_CACHE_MAX 0 /* let AddressSanitizer see every use after free */
-#else
 #define TASK_CACHE_MAX 256
+#ifdef WEFT_ASAN
+#define TASK_CACHE_ON 0 /* let AddressSanitizer see every use after free */
+#else
+#define TASK_CACHE_ON 1
 #endif
 
 static struct weft_task *task_alloc(struct runtime *rt)
 {
     struct worker *w = worker_self();
-    if (w && w->rt == rt && w->task_cache) {
+    if (TASK_CACHE_ON && w && w->rt == rt && w->task_cache) {
         struct weft_task *t = w->task_cache;
         w->task_cache = t->run_next;
         w->task_cache_len--;
@@ -41,7 +42,7 @@ static struct weft_task *task_alloc(struct runtime *rt)
 static void task_dealloc(struct weft_task *t)
 {
     struct worker *w = worker_self();
-    if (w && w->rt == t->rt && w->task_cache_len < TASK_CACHE_MAX) {
+    if (TASK_CACHE_ON && w && w->rt == t->rt && w->task_cache_len < TASK_CACHE_MAX) {
         t->run_next = w->task_cache;
         w->task_cache = t;
         w->task_cache_len++;
