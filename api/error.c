@@ -21,8 +21,7 @@ void *weft_fail(int code, const char *fmt, ...)
 {
     if (code <= 0 || code > WEFT_MAX_ERRNO)
         code = EINVAL;
-    struct worker *w = worker_self();
-    struct weft_task *self = w ? w->current : NULL;
+    struct weft_task *self = task_self();
     if (self && fmt) {
         char *text = NULL;
         va_list ap;

@@ -28,12 +28,6 @@ struct weft_event {
     struct waitlist waiters;
 };
 
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 weft_event *weft_event_create(void)
 {
     struct weft_event *e = calloc(1, sizeof *e);
@@ -80,7 +74,7 @@ int weft_event_wait(weft_event *e)
 {
     if (!e)
         return EINVAL;
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     spin_lock(&e->guard);

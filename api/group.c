@@ -58,12 +58,6 @@ struct weft_group {
     struct future completed;         /* _on_completed_fut */
 };
 
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 static void group_unref(struct weft_group *g)
 {
     if (__atomic_sub_fetch(&g->refs, 1, __ATOMIC_ACQ_REL) != 0)
@@ -74,7 +68,7 @@ static void group_unref(struct weft_group *g)
 
 weft_group *weft_group_create(void)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self) {
         errno = EPERM;
         return NULL;
@@ -143,7 +137,7 @@ static void on_task_done(struct soon *s)
 
 weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self) {
         errno = EPERM;
         return NULL;
@@ -243,7 +237,7 @@ static bool await_children(struct weft_task *self, struct weft_group *g)
 
 int weft_group_wait(weft_group *g)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     if (!g || g->parent != self)

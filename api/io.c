@@ -22,8 +22,7 @@
 /* The running task and the absolute deadline for a timeout, or an error. */
 static int begin(double timeout, struct weft_task **self, double *deadline)
 {
-    struct worker *w = worker_self();
-    *self = w ? w->current : NULL;
+    *self = task_self();
     if (!*self)
         return EPERM;
     if (isnan(timeout) || (timeout < 0 && timeout != WEFT_FOREVER))

@@ -54,12 +54,6 @@ static void set_locked(struct weft_lock *l, bool locked)
     __atomic_store_n(&l->locked, locked, __ATOMIC_RELAXED);
 }
 
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 weft_lock *weft_lock_create(void)
 {
     struct weft_lock *l = calloc(1, sizeof *l);
@@ -75,7 +69,7 @@ int weft_lock_acquire(weft_lock *l)
 {
     if (!l)
         return EINVAL;
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     spin_lock(&l->guard);

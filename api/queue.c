@@ -102,12 +102,6 @@ static void *pop_item(struct weft_queue *q)
 
 /* --- the calls ---------------------------------------------------------- */
 
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 weft_queue *weft_queue_create(size_t maxsize)
 {
     struct weft_queue *q = calloc(1, sizeof *q);
@@ -210,7 +204,7 @@ int weft_queue_put(weft_queue *q, void *item)
 {
     if (!q)
         return EINVAL;
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     struct waitnode putter, *wake = NULL;
@@ -264,7 +258,7 @@ int weft_queue_get(weft_queue *q, void **item)
 {
     if (!q || !item)
         return EINVAL;
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     struct waitnode getter, *wake = NULL;
@@ -334,7 +328,7 @@ int weft_queue_join(weft_queue *q)
 {
     if (!q)
         return EINVAL;
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     spin_lock(&q->lock);

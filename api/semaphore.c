@@ -56,12 +56,6 @@ static void wake(struct weft_sem *s, struct waitnode *n)
     }
 }
 
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 weft_sem *weft_sem_create(unsigned value)
 {
     struct weft_sem *s = calloc(1, sizeof *s);
@@ -95,7 +89,7 @@ int weft_sem_acquire(weft_sem *s)
 {
     if (!s)
         return EINVAL;
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     spin_lock(&s->guard);

@@ -12,8 +12,7 @@
 
 int weft_yield(void)
 {
-    struct worker *w = worker_self();
-    struct weft_task *self = w ? w->current : NULL;
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     int err = task_await_enter(self);
@@ -25,8 +24,7 @@ int weft_yield(void)
 
 int weft_sleep(double seconds)
 {
-    struct worker *w = worker_self();
-    struct weft_task *self = w ? w->current : NULL;
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     if (isnan(seconds))

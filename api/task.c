@@ -13,16 +13,9 @@
 #include "sched/task.h"
 #include "weft.h"
 
-/* The running task, or NULL on a thread that is not running one. */
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 weft_task *weft_spawn(void *(*fn)(void *), void *arg)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self) {
         errno = EPERM;
         return NULL;
@@ -100,7 +93,7 @@ static bool is_task(struct weft_task *t, void *wanted)
 
 void *weft_await(weft_task *t)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return WEFT_ERR(EPERM);
     if (!t || t->rt != self->rt)
@@ -163,7 +156,7 @@ const char *weft_task_message(const weft_task *t)
 
 weft_task *weft_task_current(void)
 {
-    return current();
+    return task_self();
 }
 
 void weft_task_release(weft_task *t)
@@ -175,8 +168,7 @@ void weft_task_release(weft_task *t)
 /* Arguments every call over an array of tasks checks the same way. */
 int tasks_check(weft_task *const tasks[], size_t n, weft_task **self)
 {
-    struct worker *w = worker_self();
-    *self = w ? w->current : NULL;
+    *self = task_self();
     if (!*self)
         return EPERM;
     if (n && !tasks)

@@ -47,12 +47,6 @@ struct soon_arming {
     uint64_t generation;
 };
 
-static struct weft_task *current(void)
-{
-    struct worker *w = worker_self();
-    return w ? w->current : NULL;
-}
-
 static void timeout_unref(void *p)
 {
     struct weft_timeout *tm = p;
@@ -154,7 +148,7 @@ static int arm(struct weft_timeout *tm, double delay)
 
 weft_timeout *weft_timeout_enter(double delay)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self) {
         errno = EPERM;
         return NULL;
@@ -189,7 +183,7 @@ weft_timeout *weft_timeout_enter(double delay)
 
 int weft_timeout_reschedule(weft_timeout *tm, double delay)
 {
-    if (!current())
+    if (!task_self())
         return EPERM;
     if (!tm || bad_delay(delay))
         return EINVAL;
@@ -223,7 +217,7 @@ static int take_back_cancel(struct weft_timeout *tm)
 
 int weft_timeout_exit(weft_timeout *tm)
 {
-    struct weft_task *self = current();
+    struct weft_task *self = task_self();
     if (!self)
         return EPERM;
     if (!tm || tm->task != self || self->deadlines != &tm->scope)

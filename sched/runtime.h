@@ -106,6 +106,13 @@ struct runtime {
 struct worker *worker_self(void);
 void worker_set_self(struct worker *w);
 
+/* The task running on this thread, or NULL on a thread that runs none. */
+static inline struct weft_task *task_self(void)
+{
+    struct worker *w = worker_self();
+    return w ? w->current : NULL;
+}
+
 double runtime_now(struct runtime *rt);
 /* Make t runnable (it is READY and owned by no queue). */
 void sched_ready(struct runtime *rt, struct weft_task *t);
