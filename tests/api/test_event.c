@@ -12,63 +12,11 @@
  * task is blocked, so that waiters are known to wait.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-static unsigned mode_workers;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-static const unsigned all_workers[] = {1, 2, 4};
-
-#define FOR_EACH_MODE                                                                              \
-    for (size_t mode_i = 0; mode_i < 3 && (mode_workers = all_workers[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode_workers, .virtual_time = true};
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u] %d failed checks in tasks, the first at %s", mode_workers,
-                 check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main did not finish", mode_workers);
-}
-
-static void settle(void)
-{
-    check(weft_sleep(1) == 0);
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double scale = s ? atof(s) : 1.0;
-    return scale > 0 ? scale : 1.0;
-}
-
-static void finish(weft_task *t)
-{
-    weft_await(t);
-    weft_task_release(t);
-}
+#include "../harness.h"
 
 struct waiter {
     weft_event *e;
@@ -144,7 +92,7 @@ static void *set_main(void *arg)
 static void test_set_wakes_all(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(set_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(set_main, NULL);
 }
 
 static void *cancel_main(void *arg)
@@ -163,7 +111,7 @@ static void *cancel_main(void *arg)
     finish(t[0]);
     finish(t[2]);
     check(w[0].rc == 0);
-    if (mode_workers == 1)
+    if (mode.workers == 1)
         check(w[2].rc == ECANCELED);
     else
         check(w[2].rc == ECANCELED || w[2].rc == 0);
@@ -181,7 +129,7 @@ static void *cancel_main(void *arg)
 static void test_cancel(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(cancel_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_main, NULL);
 }
 
 static void *destroy_main(void *arg)
@@ -200,7 +148,7 @@ static void *destroy_main(void *arg)
 static void test_destroy_with_waiter(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(destroy_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(destroy_main, NULL);
 }
 
 /* ---- rounds: a coordinator sets and clears, waiters count rounds ---- */
@@ -247,13 +195,13 @@ static void test_rounds(void **state)
 {
     (void)state;
     struct rounds r = {.rounds = (int)(2000 * stress_scale()) + 1};
-    FOR_EACH_MODE
+    FOR_EACH_MODE(virtual_modes)
     {
         r.go[0] = weft_event_create();
         r.go[1] = weft_event_create();
         r.ack = weft_event_create();
         r.arrived = 0;
-        run_in_mode(rounds_main, &r);
+        run_scenario(rounds_main, &r);
         weft_event_destroy(r.go[0]);
         weft_event_destroy(r.go[1]);
         weft_event_destroy(r.ack);

@@ -15,70 +15,12 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode virtual_modes[] = {{1, true}, {2, true}, {4, true}};
-
-static struct mode mode;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main returned %p", mode.workers, result);
-}
-
-static bool at(double t)
-{
-    return fabs(weft_now() - t) < 1e-9;
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double v = s ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-static void bump(int *p)
-{
-    __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL);
-}
+#include "../harness.h"
 
 /* Sleeps `delay`, then returns `value` or fails with `fail`. Cancelled, it
  * cleans up with an await and ends cancelled, or with `value` if it
@@ -147,7 +89,7 @@ static void test_gather_ordered(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(ordered, NULL);
+    run_scenario(ordered, NULL);
 }
 
 /* ---- tasks listed twice ---- */
@@ -180,7 +122,7 @@ static void test_gather_duplicates(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(duplicates, NULL);
+    run_scenario(duplicates, NULL);
 }
 
 /* ---- the first failure, as soon as it happens, cancelling nobody ---- */
@@ -214,7 +156,7 @@ static void test_gather_first_failure(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(first_failure, NULL);
+    run_scenario(first_failure, NULL);
 }
 
 /* ---- a child cancelled by someone else ---- */
@@ -258,7 +200,7 @@ static void test_gather_child_cancelled(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(child_cancelled, NULL);
+    run_scenario(child_cancelled, NULL);
 }
 
 /* ---- WEFT_RETURN_EXCEPTIONS ---- */
@@ -282,7 +224,7 @@ static void test_gather_return_exceptions(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(return_exceptions, NULL);
+    run_scenario(return_exceptions, NULL);
 }
 
 /* ---- the caller cancelled ---- */
@@ -334,13 +276,13 @@ static void test_gather_caller_cancelled(void **state)
         for (int flags = 0; flags <= WEFT_RETURN_EXCEPTIONS; flags++) {
             struct gatherer g = {.j = {{5, 0, 1, 0, 0, 0}, {6, 0, 2, 0, 0, 0}, {7, 0, 3, 0, 0, 0}},
                                  .flags = flags};
-            run_in_mode(caller_cancelled, &g);
+            run_scenario(caller_cancelled, &g);
             /* A child that swallows the cancellation does not hide it: the
              * gather was cancelled (asyncio's _cancel_requested). */
             struct gatherer s = {
                 .j = {{5, 0, 1, true, 0, 0}, {6, 0, 2, true, 0, 0}, {7, 0, 3, true, 0, 0}},
                 .flags = flags};
-            run_in_mode(caller_cancelled, &s);
+            run_scenario(caller_cancelled, &s);
         }
     }
 }
@@ -374,7 +316,7 @@ static void test_gather_bad_arguments(void **state)
     (void)state;
     assert_int_equal(weft_gather(NULL, 0, NULL, 0), EPERM);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(bad_arguments, NULL);
+    run_scenario(bad_arguments, NULL);
 }
 
 /* ---- many ---- */
@@ -412,13 +354,9 @@ static void *many(void *arg)
 static void test_gather_many(void **state)
 {
     (void)state;
-    int n = (int)(3000 * stress_scale());
-#if defined(__SANITIZE_THREAD__)
-    if (n > 4000)
-        n = 4000;
-#endif
+    int n = stress_count(3000, 4000);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(many, &n);
+    run_scenario(many, &n);
 }
 
 int main(void)

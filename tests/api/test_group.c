@@ -16,75 +16,12 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode virtual_modes[] = {{1, true}, {2, true}, {4, true}};
-
-static struct mode mode;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main returned %p", mode.workers, result);
-}
-
-static bool at(double t)
-{
-    return fabs(weft_now() - t) < 1e-9;
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double v = s ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-static void bump(int *p)
-{
-    __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL);
-}
-
-static int load(const int *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
+#include "../harness.h"
 
 /* A child: sleeps `delay`, then returns `value` or fails with `fail`. If
  * cancelled, it cleans up with an await of its own and ends cancelled. */
@@ -142,7 +79,7 @@ static void test_group_all_succeed(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(all_succeed, NULL);
+    run_scenario(all_succeed, NULL);
 }
 
 /* ---- one fails: siblings cancelled, the body's await interrupted ---- */
@@ -194,8 +131,8 @@ static void test_group_one_fails(void **state)
     (void)state;
     FOR_EACH_MODE(virtual_modes)
     {
-        run_in_mode(sibling_fails, NULL);
-        run_in_mode(sibling_fails, (void *)1);
+        run_scenario(sibling_fails, NULL);
+        run_scenario(sibling_fails, (void *)1);
     }
 }
 
@@ -235,7 +172,7 @@ static void test_group_fail_while_body_runs(void **state)
     (void)state;
     FOR_EACH_MODE(virtual_modes)
     for (int i = 0; i < 20; i++)
-        run_in_mode(fail_while_body_runs, NULL);
+        run_scenario(fail_while_body_runs, NULL);
 }
 
 /* Two failures: the first is reported; both messages stay reachable. */
@@ -265,7 +202,7 @@ static void test_group_two_fail(void **state)
 {
     (void)state;
     mode = virtual_modes[0];
-    run_in_mode(two_fail, NULL);
+    run_scenario(two_fail, NULL);
 }
 
 /* ---- the parent cancelled from outside ---- */
@@ -317,7 +254,7 @@ static void test_group_parent_cancelled(void **state)
     {
         for (int sleeps = 0; sleeps < 2; sleeps++) {
             struct parent_run p = {.c = {{5, 0, 1, 0, 0}, {6, 0, 2, 0, 0}}, .body_sleeps = sleeps};
-            run_in_mode(cancel_parent, &p);
+            run_scenario(cancel_parent, &p);
         }
     }
 }
@@ -344,7 +281,7 @@ static void test_group_cancel_while_aborting(void **state)
     FOR_EACH_MODE(virtual_modes)
     {
         struct parent_run p = {.c = {{1, EIO, 1, 0, 0}, {6, 0, 2, 0, 0}}, .body_sleeps = false};
-        run_in_mode(cancel_while_aborting, &p);
+        run_scenario(cancel_while_aborting, &p);
     }
 }
 
@@ -387,7 +324,7 @@ static void test_group_nested(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(nested, NULL);
+    run_scenario(nested, NULL);
 }
 
 /* ---- inside a deadline scope that expires ---- */
@@ -432,7 +369,7 @@ static void test_group_in_timeout(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(in_timeout, NULL);
+    run_scenario(in_timeout, NULL);
 }
 
 /* ---- children spawning children; spawning into a group shutting down ---- */
@@ -496,7 +433,7 @@ static void test_group_spawning(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(spawning, NULL);
+    run_scenario(spawning, NULL);
 }
 
 /* ---- bad arguments ---- */
@@ -535,7 +472,7 @@ static void test_group_bad_arguments(void **state)
     assert_int_equal(errno, EPERM);
     assert_int_equal(weft_group_wait(NULL), EPERM);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(bad_arguments, NULL);
+    run_scenario(bad_arguments, NULL);
 }
 
 /* ---- many children, one failing in the middle ---- */
@@ -583,13 +520,9 @@ static void *many(void *arg)
 static void test_group_many(void **state)
 {
     (void)state;
-    int n = (int)(2000 * stress_scale());
-#if defined(__SANITIZE_THREAD__)
-    if (n > 4000)
-        n = 4000;
-#endif
+    int n = stress_count(2000, 4000);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(many, &n);
+    run_scenario(many, &n);
 }
 
 int main(void)

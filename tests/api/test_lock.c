@@ -12,63 +12,11 @@
  * task is blocked, so that waiters queue up in a known order.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-static unsigned mode_workers;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-static const unsigned all_workers[] = {1, 2, 4};
-
-#define FOR_EACH_MODE                                                                              \
-    for (size_t mode_i = 0; mode_i < 3 && (mode_workers = all_workers[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode_workers, .virtual_time = true};
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u] %d failed checks in tasks, the first at %s", mode_workers,
-                 check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main did not finish", mode_workers);
-}
-
-static void settle(void)
-{
-    check(weft_sleep(1) == 0);
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double scale = s ? atof(s) : 1.0;
-    return scale > 0 ? scale : 1.0;
-}
-
-static void finish(weft_task *t)
-{
-    weft_await(t);
-    weft_task_release(t);
-}
+#include "../harness.h"
 
 /* A task that takes the lock, notes its turn, and lets it go. */
 struct taker {
@@ -135,7 +83,7 @@ static void *fast_path_main(void *arg)
 static void test_fast_path(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(fast_path_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(fast_path_main, NULL);
 }
 
 /* ---- FIFO, and a newcomer queues behind the waiters ---- */
@@ -155,7 +103,7 @@ static void *fifo_main(void *arg)
         t[i] = spawn_waiting(&tk[i]);
     }
     check(weft_lock_release(l) == 0);
-    if (mode_workers == 1)
+    if (mode.workers == 1)
         check(!weft_lock_locked(l));  /* released to the first waiter, not yet taken */
     check(weft_lock_acquire(l) == 0); /* waits for its turn, behind all of them */
     order[norder++] = TAKERS;
@@ -174,7 +122,7 @@ static void *fifo_main(void *arg)
 static void test_fifo_no_queue_jumping(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(fifo_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(fifo_main, NULL);
 }
 
 /* ---- cancellation ---- */
@@ -209,7 +157,7 @@ static void *cancel_waiting_main(void *arg)
 static void test_cancel_waiting(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(cancel_waiting_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_waiting_main, NULL);
 }
 
 /* Released to a waiter that is then cancelled before it runs: the lock
@@ -235,7 +183,7 @@ static void *cancel_handed_main(void *arg)
         check(norder == 2 && order[0] == 1 && order[1] == 2);
     } else {
         /* it took the lock first; the cancel landed while it held it */
-        check(mode_workers > 1 && tk[0].rc == 0 && tk[0].held_rc == ECANCELED);
+        check(mode.workers > 1 && tk[0].rc == 0 && tk[0].held_rc == ECANCELED);
         check(norder == 3 && order[0] == 0 && order[1] == 1 && order[2] == 2);
     }
     check(!weft_lock_locked(l));
@@ -246,7 +194,7 @@ static void *cancel_handed_main(void *arg)
 static void test_cancel_after_handed(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(cancel_handed_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_handed_main, NULL);
 }
 
 /* Only cancelled waiters in line: a newcomer takes the lock at once. */
@@ -280,7 +228,7 @@ static void *all_cancelled_main(void *arg)
 static void test_all_waiters_cancelled(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(all_cancelled_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(all_cancelled_main, NULL);
 }
 
 /* Destroyed with a task waiting: freed when that task leaves (here: when it
@@ -303,7 +251,7 @@ static void *destroy_main(void *arg)
 static void test_destroy_with_waiter(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(destroy_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(destroy_main, NULL);
 }
 
 /* ---- contention: mutual exclusion with cancellations ---- */
@@ -366,10 +314,10 @@ static void test_contention(void **state)
 {
     (void)state;
     int rounds = (int)(20000 * stress_scale()) + 1;
-    FOR_EACH_MODE
+    FOR_EACH_MODE(virtual_modes)
     {
         struct contention c = {.l = weft_lock_create(), .rounds = rounds};
-        run_in_mode(contention_main, &c);
+        run_scenario(contention_main, &c);
         /* A cancel that lands on the yield inside is swallowed there. */
         assert_true(c.counter + c.cancelled == (long)rounds * CONTENDERS);
         weft_lock_destroy(c.l);

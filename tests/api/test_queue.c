@@ -15,60 +15,11 @@
  * how a scenario knows its waiters are queued, in a known order.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-static unsigned mode_workers;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-static const unsigned all_workers[] = {1, 2, 4};
-
-#define FOR_EACH_MODE                                                                              \
-    for (size_t mode_i = 0; mode_i < 3 && (mode_workers = all_workers[mode_i], 1); mode_i++)
-
-static void *run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode_workers, .virtual_time = true};
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u] %d failed checks in tasks, the first at %s", mode_workers,
-                 check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main did not finish", mode_workers);
-    return result;
-}
-
-#define RUN(fn, arg) run_in_mode(fn, arg)
-
-static void settle(void)
-{
-    check(weft_sleep(1) == 0);
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double scale = s ? atof(s) : 1.0;
-    return scale > 0 ? scale : 1.0;
-}
+#include "../harness.h"
 
 #define ITEM(i) ((void *)(intptr_t)(i))
 #define NUM(p) ((int)(intptr_t)(p))
@@ -112,12 +63,6 @@ static weft_task *spawn_waiting(void *(*fn)(void *), struct op *op)
     check(t != NULL);
     settle();
     return t;
-}
-
-static void finish(weft_task *t)
-{
-    weft_await(t);
-    weft_task_release(t);
 }
 
 /* ---- arguments and the calls that do not wait ---- */
@@ -190,7 +135,7 @@ static void *fifo_main(void *arg)
 static void test_fifo(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(fifo_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(fifo_main, NULL);
 }
 
 /* ---- waiting getters and putters are served in order ---- */
@@ -220,7 +165,7 @@ static void *getters_in_order_main(void *arg)
     for (int i = WAITERS / 2; i < WAITERS; i++) {
         finish(t[i]);
         check(ops[i].rc == 0);
-        if (mode_workers == 1)
+        if (mode.workers == 1)
             check(NUM(ops[i].item) == 100 + i);
     }
     weft_queue_destroy(q);
@@ -230,7 +175,7 @@ static void *getters_in_order_main(void *arg)
 static void test_waiting_getters_fifo(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(getters_in_order_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(getters_in_order_main, NULL);
 }
 
 static void *putters_in_order_main(void *arg)
@@ -266,7 +211,7 @@ static void *putters_in_order_main(void *arg)
 static void test_waiting_putters_fifo(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(putters_in_order_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(putters_in_order_main, NULL);
 }
 
 /* ---- back-pressure: a bounded queue never holds more than maxsize ---- */
@@ -314,7 +259,7 @@ static void *backpressure_main(void *arg)
 static void test_bounded_backpressure(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(backpressure_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(backpressure_main, NULL);
 }
 
 /* ---- cancellation ---- */
@@ -342,7 +287,7 @@ static void *cancel_waiting_getter_main(void *arg)
 static void test_cancel_waiting_getter(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(cancel_waiting_getter_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_waiting_getter_main, NULL);
 }
 
 /* A getter woken for an item and cancelled before it ran: asyncio leaves the
@@ -360,7 +305,7 @@ static void *cancel_woken_getter_main(void *arg)
     weft_cancel(ta);
     finish(ta);
     if (a.rc == 0) {
-        check(mode_workers > 1 && NUM(a.item) == 7);
+        check(mode.workers > 1 && NUM(a.item) == 7);
         weft_cancel(tb);
         finish(tb);
         check(b.rc == ECANCELED);
@@ -377,7 +322,7 @@ static void *cancel_woken_getter_main(void *arg)
 static void test_cancel_woken_getter(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(cancel_woken_getter_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_woken_getter_main, NULL);
 }
 
 /* A putter cancelled while waiting does not put its item; one cancelled
@@ -403,7 +348,7 @@ static void *cancel_putters_main(void *arg)
     finish(tc);
     check(c.rc == 0);
     if (b.rc == 0) {
-        check(mode_workers > 1 && NUM(item) == 2);
+        check(mode.workers > 1 && NUM(item) == 2);
         check(weft_queue_get(q, &item) == 0 && NUM(item) == 3);
     } else {
         check(b.rc == ECANCELED);
@@ -417,7 +362,7 @@ static void *cancel_putters_main(void *arg)
 static void test_cancel_putters(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(cancel_putters_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_putters_main, NULL);
 }
 
 /* A cancel requested while the task runs is delivered by a put or get that
@@ -456,7 +401,7 @@ static void *pending_cancel_main(void *arg)
 static void test_pending_cancel(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(pending_cancel_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(pending_cancel_main, NULL);
 }
 
 /* ---- join and task_done ---- */
@@ -514,7 +459,7 @@ static void *join_main(void *arg)
 static void test_join_task_done(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(join_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(join_main, NULL);
 }
 
 /* ---- close and destroy with waiters ---- */
@@ -568,7 +513,7 @@ static void *close_main(void *arg)
 static void test_close_with_waiters(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(close_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(close_main, NULL);
 }
 
 static void *destroy_main(void *arg)
@@ -596,7 +541,7 @@ static void *destroy_main(void *arg)
 static void test_destroy_with_waiters(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(destroy_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(destroy_main, NULL);
 }
 
 /* A waiter cancelled just before destroy leaves with ECANCELED, and the
@@ -621,7 +566,7 @@ static void *destroy_leftover_main(void *arg)
 static void test_destroy_with_cancelled_waiter(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(destroy_leftover_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(destroy_leftover_main, NULL);
 }
 
 /* ---- ping-pong over two capacity-1 queues ---- */
@@ -664,7 +609,7 @@ static void *pingpong_main(void *arg)
 static void test_pingpong(void **state)
 {
     (void)state;
-    FOR_EACH_MODE RUN(pingpong_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(pingpong_main, NULL);
 }
 
 /* ---- stress: producers and consumers on every worker ---- */
@@ -744,13 +689,13 @@ static void run_stress(size_t maxsize)
     total = s.per_producer * PRODUCERS;
     s.seen = calloc((size_t)total, 1);
     assert_non_null(s.seen);
-    FOR_EACH_MODE
+    FOR_EACH_MODE(virtual_modes)
     {
         s.q = weft_queue_create(maxsize);
         s.received = 0;
         for (int i = 0; i < total; i++)
             s.seen[i] = 0;
-        RUN(stress_main, &s);
+        run_scenario(stress_main, &s);
         assert_int_equal(s.received, total);
         for (int i = 0; i < total; i++)
             assert_int_equal(s.seen[i], 1);

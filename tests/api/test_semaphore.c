@@ -13,63 +13,11 @@
  * task is blocked, so that waiters queue up in a known order.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-static unsigned mode_workers;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-static const unsigned all_workers[] = {1, 2, 4};
-
-#define FOR_EACH_MODE                                                                              \
-    for (size_t mode_i = 0; mode_i < 3 && (mode_workers = all_workers[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode_workers, .virtual_time = true};
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u] %d failed checks in tasks, the first at %s", mode_workers,
-                 check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main did not finish", mode_workers);
-}
-
-static void settle(void)
-{
-    check(weft_sleep(1) == 0);
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double scale = s ? atof(s) : 1.0;
-    return scale > 0 ? scale : 1.0;
-}
-
-static void finish(weft_task *t)
-{
-    weft_await(t);
-    weft_task_release(t);
-}
+#include "../harness.h"
 
 /* A task that takes a permit, notes its turn, and gives it back. */
 struct taker {
@@ -154,7 +102,7 @@ static void *counting_main(void *arg)
 static void test_counting(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(counting_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(counting_main, NULL);
 }
 
 #define TAKERS 6
@@ -175,7 +123,7 @@ static void *fifo_main(void *arg)
     /* One permit at a time: each goes to the oldest waiter, which gives
      * it back, and that goes to the next. */
     check(weft_sem_release(s) == 0);
-    if (mode_workers == 1)
+    if (mode.workers == 1)
         check(weft_sem_locked(s));   /* handed over, not yet taken */
     check(weft_sem_acquire(s) == 0); /* behind all of them */
     order[__atomic_fetch_add(&norder, 1, __ATOMIC_RELAXED)] = TAKERS;
@@ -195,7 +143,7 @@ static void *fifo_main(void *arg)
 static void test_fifo_fairness(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(fifo_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(fifo_main, NULL);
 }
 
 /* Cancelled while waiting: no trace, and cancelled waiters alone do not
@@ -248,7 +196,7 @@ static void *cancel_waiting_main(void *arg)
 static void test_cancel_waiting(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(cancel_waiting_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_waiting_main, NULL);
 }
 
 /* A permit handed to a waiter that is cancelled before it runs goes to the
@@ -271,7 +219,7 @@ static void *cancel_handed_main(void *arg)
     if (tk[0].rc == ECANCELED)
         check(norder == 2 && order[0] == 1 && order[1] == 2);
     else
-        check(mode_workers > 1 && norder == 3);
+        check(mode.workers > 1 && norder == 3);
     check(free_permits(s) == 1);
     weft_sem_destroy(s);
     return (void *)1;
@@ -280,7 +228,7 @@ static void *cancel_handed_main(void *arg)
 static void test_cancel_after_handed(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(cancel_handed_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(cancel_handed_main, NULL);
 }
 
 static void *destroy_main(void *arg)
@@ -300,7 +248,7 @@ static void *destroy_main(void *arg)
 static void test_destroy_with_waiter(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_in_mode(destroy_main, NULL);
+    FOR_EACH_MODE(virtual_modes) run_scenario(destroy_main, NULL);
 }
 
 /* ---- contention: never more than `permits` inside, none lost ---- */
@@ -360,10 +308,10 @@ static void test_contention(void **state)
 {
     (void)state;
     int rounds = (int)(10000 * stress_scale()) + 1;
-    FOR_EACH_MODE
+    FOR_EACH_MODE(virtual_modes)
     {
         struct contention c = {.s = weft_sem_create(PERMITS), .rounds = rounds};
-        run_in_mode(contention_main, &c);
+        run_scenario(contention_main, &c);
         assert_true(c.max_inside <= PERMITS);
         weft_sem_destroy(c.s);
     }

@@ -16,81 +16,17 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode virtual_modes[] = {{1, true}, {2, true}, {4, true}};
-static const struct mode real_modes[] = {{1, false}, {2, false}, {4, false}};
-
-static struct mode mode;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main returned %p", mode.workers, result);
-}
-
-static bool at(double t)
-{
-    return fabs(weft_now() - t) < 1e-9;
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double v = s ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
+#include "../harness.h"
 
 struct probe {
     int started;
     int cancels_seen;
     int cleaned;
 };
-
-static void bump(int *p)
-{
-    __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL);
-}
-
-static int load(const int *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
 
 /* Sleeps until cancelled, then cleans up with an await of its own. */
 static void *sleeper(void *arg)
@@ -131,15 +67,10 @@ static void test_timeout_fires_during_sleep(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(fires_during_sleep, NULL);
+    run_scenario(fires_during_sleep, NULL);
 }
 
 /* ---- every later await in the expired scope fails at once ---- */
-
-static void *return_arg(void *arg)
-{
-    return arg;
-}
 
 static void *later_awaits_fail(void *arg)
 {
@@ -177,7 +108,7 @@ static void test_timeout_later_awaits_fail(void **state)
     FOR_EACH_MODE(virtual_modes)
     {
         struct probe p = {0};
-        run_in_mode(later_awaits_fail, &p);
+        run_scenario(later_awaits_fail, &p);
         assert_int_equal(p.cleaned, 1);
     }
 }
@@ -206,7 +137,7 @@ static void test_timeout_never_fires(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(never_fires, NULL);
+    run_scenario(never_fires, NULL);
 }
 
 /* ---- reschedule ---- */
@@ -247,7 +178,7 @@ static void test_timeout_reschedule(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(reschedule, NULL);
+    run_scenario(reschedule, NULL);
 }
 
 /* ---- nested scopes ---- */
@@ -294,7 +225,7 @@ static void test_timeout_nested(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(nested, NULL);
+    run_scenario(nested, NULL);
 }
 
 /* ---- a deadline during weft_await, gather, wait and wait_for ----
@@ -377,7 +308,7 @@ static void test_timeout_during_other_awaits(void **state)
     {
         for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
             struct probe p = {0};
-            run_in_mode(scenarios[i], &p);
+            run_scenario(scenarios[i], &p);
             if (p.cancels_seen != p.started || p.cleaned != p.started)
                 fail_msg("[workers=%u] scenario %zu: started %d, cancelled %d, cleaned %d",
                          mode.workers, i, p.started, p.cancels_seen, p.cleaned);
@@ -405,7 +336,7 @@ static void test_timeout_zero(void **state)
     FOR_EACH_MODE(virtual_modes)
     {
         int reached = 0;
-        run_in_mode(zero_deadline, &reached);
+        run_scenario(zero_deadline, &reached);
         assert_int_equal(reached, 1);
     }
 }
@@ -439,7 +370,7 @@ static void test_timeout_outside_cancel(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(outside_cancel, NULL);
+    run_scenario(outside_cancel, NULL);
 }
 
 /* Single-thread: the deadline fires, and another task cancels the scope's
@@ -470,7 +401,7 @@ static void test_timeout_and_outside_cancel(void **state)
 {
     (void)state;
     mode = virtual_modes[0];
-    run_in_mode(both_cancel, NULL);
+    run_scenario(both_cancel, NULL);
 }
 
 /* ---- bad arguments ---- */
@@ -507,7 +438,7 @@ static void test_timeout_bad_arguments(void **state)
     assert_int_equal(weft_timeout_exit(NULL), EPERM);
     assert_int_equal(weft_timeout_reschedule(NULL, 1), EPERM);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(bad_arguments, NULL);
+    run_scenario(bad_arguments, NULL);
 }
 
 /* ---- many short scopes racing their timers (real time) ---- */
@@ -556,7 +487,7 @@ static void test_timeout_race(void **state)
     FOR_EACH_MODE(real_modes)
     {
         struct race r = {0};
-        run_in_mode(race_main, &r);
+        run_scenario(race_main, &r);
         assert_int_equal(load(&r.fired) + load(&r.quiet), (int)(200 * stress_scale()) * 20);
     }
 }

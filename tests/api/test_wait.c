@@ -14,65 +14,12 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode virtual_modes[] = {{1, true}, {2, true}, {4, true}};
-
-static struct mode mode;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main returned %p", mode.workers, result);
-}
-
-static bool at(double t)
-{
-    return fabs(weft_now() - t) < 1e-9;
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double v = s ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
+#include "../harness.h"
 
 /* Sleeps `delay`, then returns `value` or fails with `fail`. */
 struct job {
@@ -151,7 +98,7 @@ static void test_wait_each_when(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(each_when, NULL);
+    run_scenario(each_when, NULL);
 }
 
 /* ---- FIRST_EXCEPTION ---- */
@@ -196,7 +143,7 @@ static void test_wait_first_exception(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(first_exception, NULL);
+    run_scenario(first_exception, NULL);
 }
 
 /* ---- timeouts cancel nobody ---- */
@@ -234,7 +181,7 @@ static void test_wait_timeout(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(timeouts, NULL);
+    run_scenario(timeouts, NULL);
 }
 
 /* ---- tasks listed twice ---- */
@@ -261,7 +208,7 @@ static void test_wait_duplicates(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(duplicates, NULL);
+    run_scenario(duplicates, NULL);
 }
 
 /* ---- the caller cancelled ---- */
@@ -304,7 +251,7 @@ static void test_wait_caller_cancelled(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(caller_cancelled, NULL);
+    run_scenario(caller_cancelled, NULL);
 }
 
 /* ---- bad arguments ---- */
@@ -336,7 +283,7 @@ static void test_wait_bad_arguments(void **state)
     weft_task *none = NULL;
     assert_int_equal(weft_wait(&none, 1, WEFT_ALL_COMPLETED, WEFT_FOREVER, NULL), EPERM);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(bad_arguments, NULL);
+    run_scenario(bad_arguments, NULL);
 }
 
 /* ---- many ---- */
@@ -375,13 +322,9 @@ static void *many(void *arg)
 static void test_wait_many(void **state)
 {
     (void)state;
-    int n = (int)(2000 * stress_scale());
-#if defined(__SANITIZE_THREAD__)
-    if (n > 4000)
-        n = 4000;
-#endif
+    int n = stress_count(2000, 4000);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(many, &n);
+    run_scenario(many, &n);
 }
 
 int main(void)

@@ -15,69 +15,11 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode virtual_modes[] = {{1, true}, {2, true}, {4, true}};
-
-static struct mode mode;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-
-    check_failures = 0;
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main returned %p", mode.workers, result);
-}
-
-static bool at(double t)
-{
-    return fabs(weft_now() - t) < 1e-9;
-}
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double v = s ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-static void bump(int *p)
-{
-    __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL);
-}
+#include "../harness.h"
 
 /* Sleeps `delay`, then returns `value` or fails with `fail`. Cancelled, it
  * cleans up for `cleanup` seconds, then ends cancelled, or with `value`
@@ -142,7 +84,7 @@ static void test_wait_for_in_time(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(in_time, NULL);
+    run_scenario(in_time, NULL);
 }
 
 /* ---- times out: cleanup before the return ---- */
@@ -165,7 +107,7 @@ static void test_wait_for_times_out(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(times_out, NULL);
+    run_scenario(times_out, NULL);
 }
 
 /* ---- the task swallows the cancellation ---- */
@@ -192,7 +134,7 @@ static void test_wait_for_swallows(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(swallows, NULL);
+    run_scenario(swallows, NULL);
 }
 
 /* ---- zero timeout; no timeout ---- */
@@ -243,7 +185,7 @@ static void test_wait_for_zero_and_forever(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(zero_and_forever, NULL);
+    run_scenario(zero_and_forever, NULL);
 }
 
 /* ---- the caller cancelled ---- */
@@ -298,7 +240,7 @@ static void test_wait_for_caller_cancelled(void **state)
 {
     (void)state;
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(caller_cancelled, NULL);
+    run_scenario(caller_cancelled, NULL);
 }
 
 /* ---- bad arguments ---- */
@@ -323,7 +265,7 @@ static void test_wait_for_bad_arguments(void **state)
     (void)state;
     assert_int_equal(weft_error(weft_wait_for(NULL, 1)), EPERM);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(bad_arguments, NULL);
+    run_scenario(bad_arguments, NULL);
 }
 
 /* ---- many at once ---- */
@@ -368,13 +310,9 @@ static void *many(void *arg)
 static void test_wait_for_many(void **state)
 {
     (void)state;
-    int n = (int)(1000 * stress_scale());
-#if defined(__SANITIZE_THREAD__)
-    if (n > 2000)
-        n = 2000;
-#endif
+    int n = stress_count(1000, 2000);
     FOR_EACH_MODE(virtual_modes)
-    run_in_mode(many, &n);
+    run_scenario(many, &n);
 }
 
 int main(void)

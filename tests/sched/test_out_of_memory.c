@@ -10,9 +10,6 @@
  * mappings do not fit under such a limit.
  */
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,29 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "../harness.h"
 
 enum { MAX_TASKS = 400000 };
 
@@ -151,8 +126,7 @@ static void expect_clean_enomem(unsigned workers)
 static void test_out_of_stacks(void **state)
 {
     (void)state;
-    if (UNDER_SANITIZER || RUNNING_ON_VALGRIND)
-        skip();
+    skip_if_instrumented();
     expect_clean_enomem(1);
     expect_clean_enomem(2);
     expect_clean_enomem(4);

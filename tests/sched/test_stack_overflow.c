@@ -9,10 +9,7 @@
  * SIGSEGV and stacks themselves.
  */
 #include <errno.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,29 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "../harness.h"
 
 static volatile long depth_limit = 1L << 40; /* never reached: keeps the recursion honest */
 
@@ -138,12 +113,6 @@ static void expect_overflow_abort(unsigned workers, size_t stack_size)
                  "Task-2; it was:\n%s",
                  workers, stack_size, text);
     free(text);
-}
-
-static void skip_if_instrumented(void)
-{
-    if (UNDER_SANITIZER || RUNNING_ON_VALGRIND)
-        skip();
 }
 
 static void test_overflow_single_thread(void **state)

@@ -15,100 +15,16 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode all_modes[] = {
-    {1, true}, {2, true}, {4, true}, {1, false}, {2, false}, {4, false},
-};
-
-static const struct mode virtual_modes[] = {{1, true}, {2, true}, {4, true}};
-
-static struct mode mode; /* the mode of the scenario being run */
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-/* In a task: record a failure instead of asserting. */
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-/* After weft_run: assert, naming the mode. */
-#define expect(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("[workers=%u%s] line %d: %s", mode.workers,                                   \
-                     mode.virtual_time ? ", virtual time" : "", __LINE__, #cond);                  \
-    } while (0)
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void *run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-    void *result;
-
-    check_failures = 0;
-    result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    return result;
-}
-
-static int load(const int *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void bump(int *p)
-{
-    __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL);
-}
+#include "../harness.h"
 
 /* ThreadSanitizer counts every fiber as a thread and dies beyond 8128 of
  * them alive: there, keep fewer tasks suspended at once than that. */
-#if defined(__SANITIZE_THREAD__)
-#define MAX_ALIVE 6000
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MAX_ALIVE 6000
-#endif
-#endif
-#ifndef MAX_ALIVE
-#define MAX_ALIVE 1000000000
-#endif
-
-static double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    char *end;
-    double scale = s ? strtod(s, &end) : 1.0;
-
-    if (!s || end == s || !(scale > 0))
-        scale = 1.0;
-    return scale;
-}
+#define MAX_ALIVE (UNDER_TSAN ? 6000 : 1000000000)
 
 static int scaled(double n, int at_least)
 {

@@ -13,81 +13,12 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode all_modes[] = {
-    {1, true}, {2, true}, {4, true}, {1, false}, {2, false}, {4, false},
-};
-
-static struct mode mode; /* the mode of the scenario being run */
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-/* In a task: record a failure instead of asserting. */
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-/* After weft_run: assert, naming the mode. */
-#define expect(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("[workers=%u%s] line %d: %s", mode.workers,                                   \
-                     mode.virtual_time ? ", virtual time" : "", __LINE__, #cond);                  \
-    } while (0)
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
-
-static void *run_in_mode(void *(*main_fn)(void *), void *arg)
-{
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
-    void *result;
-
-    check_failures = 0;
-    result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
-    return result;
-}
-
-static int load(const int *p)
-{
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void bump(int *p)
-{
-    __atomic_fetch_add(p, 1, __ATOMIC_ACQ_REL);
-}
-
-/* Yield until *p reaches n: a wait on other tasks that needs no timer. */
-static void yield_until(const int *p, int n)
-{
-    while (load(p) < n)
-        check(weft_yield() == 0);
-}
+#include "../harness.h"
 
 /* ---- spawn and await ---- */
 
@@ -126,12 +57,6 @@ static void test_spawn_and_await_values(void **state)
     (void)state;
     FOR_EACH_MODE(all_modes)
     expect(run_in_mode(spawn_and_await_many, NULL) == (void *)1);
-}
-
-/* Any pointer is a value unless it is in the error range, NULL included. */
-static void *return_arg(void *arg)
-{
-    return arg;
 }
 
 static void *round_trip_values(void *arg)

@@ -15,52 +15,13 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-
-struct mode {
-    unsigned workers;
-    bool virtual_time;
-};
-
-static const struct mode all_modes[] = {
-    {1, true}, {2, true}, {4, true}, {1, false}, {2, false}, {4, false},
-};
-
-static struct mode mode; /* the mode of the scenario being run */
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-/* In a task: record a failure instead of asserting. */
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-
-/* After weft_run: assert, naming the mode. */
-#define expect(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("[workers=%u%s] line %d: %s", mode.workers,                                   \
-                     mode.virtual_time ? ", virtual time" : "", __LINE__, #cond);                  \
-    } while (0)
-
-#define FOR_EACH_MODE(modes)                                                                       \
-    for (size_t mode_i = 0;                                                                        \
-         mode_i < sizeof(modes) / sizeof(modes[0]) && (mode = modes[mode_i], 1); mode_i++)
+#include "../harness.h"
 
 #define WARNING "Task exception was never retrieved"
 
@@ -110,16 +71,14 @@ static int count(const char *haystack, const char *needle)
  * Nothing may fail while stderr is captured. */
 static char *run_captured(void *(*scenario)(void *), void *arg, void *expected)
 {
-    const weft_config cfg = {.workers = mode.workers, .virtual_time = mode.virtual_time};
+    const weft_config cfg = mode_config();
     struct capture c;
 
-    check_failures = 0;
+    checks_reset();
     capture_begin(&c);
     void *r = weft_run(scenario, arg, &cfg);
     char *text = capture_end(&c);
-    if (check_failures)
-        fail_msg("[workers=%u%s] %d failed checks in tasks, the first at %s", mode.workers,
-                 mode.virtual_time ? ", virtual time" : "", check_failures, check_first);
+    checks_report();
     expect(r == expected);
     return text;
 }
@@ -127,9 +86,8 @@ static char *run_captured(void *(*scenario)(void *), void *arg, void *expected)
 #define expect_warnings(text, n)                                                                   \
     do {                                                                                           \
         if (count(text, WARNING) != (n))                                                           \
-            fail_msg("[workers=%u%s] line %d: expected %d warnings, stderr was:\n%s",              \
-                     mode.workers, mode.virtual_time ? ", virtual time" : "", __LINE__, (n),       \
-                     text);                                                                        \
+            fail_msg(MODE_FMT " line %d: expected %d warnings, stderr was:\n%s", MODE_ARGS,        \
+                     __LINE__, (n), text);                                                         \
     } while (0)
 
 static void *fail_with_message(void *arg)
@@ -142,17 +100,6 @@ static void *fail_plain(void *arg)
 {
     (void)arg;
     return WEFT_ERR(ENOENT);
-}
-
-static void *return_value(void *arg)
-{
-    return arg;
-}
-
-static void *sleep_until_cancelled(void *arg)
-{
-    (void)arg;
-    return weft_sleep(1e9) == ECANCELED ? WEFT_ERR(ECANCELED) : NULL;
 }
 
 /* Wait for a task without retrieving its result. */
@@ -253,7 +200,7 @@ static void *retrieve_every_way(void *arg)
     wait_done(t);
 
     /* a value */
-    weft_task_release(weft_spawn(return_value, (void *)3));
+    weft_task_release(weft_spawn(return_arg, (void *)3));
 
     /* a leftover, cancelled at exit */
     weft_task_release(weft_spawn(sleep_until_cancelled, NULL));
