@@ -10,6 +10,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,11 +67,32 @@ static ssize_t op_read(int fd, void *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
+/* write(2) to a pipe whose reader is gone raises SIGPIPE, which would kill
+ * the process: block it around the call and swallow the one it raised. */
+static ssize_t write_without_sigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t n = write(fd, buf, len);
+    int err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        const struct timespec none = {0, 0};
+        sigtimedwait(&pipe_only, NULL, &none);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return n;
+}
+
 static ssize_t op_write(int fd, void *buf, size_t len)
 {
     ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
     if (n < 0 && errno == ENOTSOCK)
-        n = write(fd, buf, len);
+        n = write_without_sigpipe(fd, buf, len);
     return n < 0 ? -errno : n;
 }
 

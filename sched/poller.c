@@ -22,6 +22,9 @@ struct io_handle {
     unsigned gen;             /* atomic: bumped by poller_close */
     unsigned registered_gen;  /* under the poller's lock; gen + 1 when registered */
     struct weft_task *slot[2];  /* atomic: NULL, READY, or a waiting task (with a reference) */
+    spinlock queue_lock;
+    struct weft_task *queue[2]; /* more tasks waiting the same way, linked by io_next,
+                                   each with a reference; all woken on every edge */
     struct weft_task *handoff[2]; /* single-thread: the task the queued wake-up is for */
     struct callback wake[2];  /* single-thread: the wake-up as its own loop entry */
 };
@@ -76,6 +79,7 @@ static struct io_handle *handle_new(struct runtime *rt, int fd)
     h->fd = fd;
     h->wake[IO_READ].fn = handoff_read;
     h->wake[IO_WRITE].fn = handoff_write;
+    h->queue_lock = (spinlock)SPINLOCK_INIT;
     return h;
 }
 
@@ -89,7 +93,8 @@ struct io_handle *poller_handle(struct runtime *rt, int fd, int *err)
     }
     struct io_handle **slots = __atomic_load_n(&p->pages[page], __ATOMIC_ACQUIRE);
     struct io_handle *h = slots ? __atomic_load_n(&slots[index], __ATOMIC_ACQUIRE) : NULL;
-    if (h && h->registered_gen == __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) + 1)
+    if (h && __atomic_load_n(&h->registered_gen, __ATOMIC_ACQUIRE) ==
+                 __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) + 1)
         return h;
     pthread_mutex_lock(&p->lock);
     *err = ENOMEM;
@@ -115,7 +120,7 @@ struct io_handle *poller_handle(struct runtime *rt, int fd, int *err)
             h = NULL;
             goto out;
         }
-        h->registered_gen = h->gen + 1;
+        __atomic_store_n(&h->registered_gen, h->gen + 1, __ATOMIC_RELEASE);
     }
     *err = 0;
 out:
@@ -148,12 +153,31 @@ static void handoff_write(struct callback *cb)
             IO_WRITE);
 }
 
+/* Wake every task queued behind the slot: each tries its I/O again. */
+static int wake_queue(struct io_handle *h, enum io_dir dir)
+{
+    spin_lock(&h->queue_lock);
+    struct weft_task *t = h->queue[dir];
+    h->queue[dir] = NULL;
+    spin_unlock(&h->queue_lock);
+    int woken = 0;
+    while (t) {
+        struct weft_task *next = t->io_next;
+        __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
+        wake_slot_task(t);
+        woken++;
+        t = next;
+    }
+    return woken;
+}
+
 /* An edge in direction dir: mark it, wake whoever waited. */
 static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *mark)
 {
     struct weft_task *t = __atomic_exchange_n(&h->slot[dir], mark, __ATOMIC_ACQ_REL);
+    int queued = __atomic_load_n(&h->queue[dir], __ATOMIC_ACQUIRE) ? wake_queue(h, dir) : 0;
     if (!t || t == READY)
-        return 0;
+        return queued;
     __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
     if (h->rt->single && !h->handoff[dir]) {
         h->handoff[dir] = t;
@@ -161,7 +185,24 @@ static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *m
     } else {
         wake_slot_task(t);
     }
-    return 1;
+    return 1 + queued;
+}
+
+/* Take self off the queue behind the slot, if it is still there; true if
+ * it was (so its reference is ours to drop). */
+static bool unqueue(struct io_handle *h, enum io_dir dir, struct weft_task *self)
+{
+    spin_lock(&h->queue_lock);
+    bool found = false;
+    for (struct weft_task **p = &h->queue[dir]; *p; p = &(*p)->io_next) {
+        if (*p == self) {
+            *p = self->io_next;
+            found = true;
+            break;
+        }
+    }
+    spin_unlock(&h->queue_lock);
+    return found;
 }
 
 int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double deadline)
@@ -189,15 +230,29 @@ int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double
             return ENOMEM;
         }
     }
-    task_ref(self); /* the slot's reference */
+    task_ref(self); /* the slot's (or the queue's) reference */
     __atomic_add_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
     expected = NULL;
+    bool queued = false;
     if (!__atomic_compare_exchange_n(&h->slot[dir], &expected, self, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
-        /* READY arrived meanwhile (or another task waits here): don't sleep. */
-        __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-        task_unref(self);
-        task_wake(self, seq);
+        if (expected == READY) {
+            /* An edge arrived meanwhile: don't sleep. */
+            __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
+            task_unref(self);
+            task_wake(self, seq);
+        } else {
+            /* Another task waits here: queue behind it. An edge that came
+             * before we were queued left READY (or an empty slot) behind. */
+            spin_lock(&h->queue_lock);
+            self->io_next = h->queue[dir];
+            __atomic_store_n(&h->queue[dir], self, __ATOMIC_RELEASE);
+            spin_unlock(&h->queue_lock);
+            queued = true;
+            struct weft_task *now = __atomic_load_n(&h->slot[dir], __ATOMIC_ACQUIRE);
+            if (now == READY || now == NULL)
+                task_wake(self, seq);
+        }
     }
     spin_lock(&self->lock);
     self->wait_kind = WAIT_WAKE;
@@ -207,10 +262,12 @@ int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double
         task_wake(self, seq);
     task_suspend(self, SW_PARK);
 
-    /* Take ourselves out of the slot unless the poller (or close) already did. */
+    /* Take ourselves out of the slot or the queue unless the poller (or
+     * close) already did. */
     expected = self;
-    if (__atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
+    if (queued ? unqueue(h, dir, self)
+               : __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
         task_unref(self);
     }
@@ -223,9 +280,7 @@ int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double
         return err;
     if (__atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen)
         return EBADF;
-    if (deadline >= 0 && runtime_now(rt) >= deadline)
-        return ETIMEDOUT;
-    return 0;
+    return 0; /* the caller tries its I/O once more before it checks the deadline */
 }
 
 int poller_poll(struct runtime *rt, int timeout_ms)

@@ -18,6 +18,10 @@
  * data went to someone else, or to an earlier wait of the same task): I/O
  * waits simply try again.
  *
+ * A second task waiting the same way on the same descriptor (several
+ * acceptors on one listening socket) queues behind the slot's task; every
+ * edge wakes them all, and each tries again.
+ *
  * A closed descriptor's handle stays (its number will come back); its
  * generation changes, which is how a task woken by weft_close knows.
  */
@@ -52,9 +56,9 @@ void poller_destroy(struct poller *p);
 struct io_handle *poller_handle(struct runtime *rt, int fd, int *err);
 
 /* In the running task, after an I/O attempt returned EAGAIN: wait until the
- * direction may be ready. 0: try again (possibly spurious); ECANCELED,
- * ETIMEDOUT (deadline, in runtime_now seconds, passed; < 0: none) or EBADF
- * (closed meanwhile). */
+ * direction may be ready or the deadline (runtime_now seconds; < 0: none)
+ * passes. 0: try the I/O again (possibly spurious; the caller checks the
+ * deadline after that try); ECANCELED, or EBADF (closed meanwhile). */
 int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double deadline);
 
 /* Wait up to timeout_ms (-1: forever, 0: just look) and wake the tasks

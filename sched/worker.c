@@ -412,12 +412,22 @@ static bool park(struct worker *w)
 
     if (work_visible(rt) || __atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE))
         return unpark(w, polling);
+    /* Read after joining the idle set: a task that parked on a descriptor
+     * on another worker meanwhile is seen here. */
+    io = poller_has_waiters(&rt->poller);
     bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0 || io;
     if (nidle == rt->nworkers) {
-        /* Everyone is idle: time must move, or nothing ever will. */
-        if (rt->virtual_time && (!polling || poller_poll(rt, 0) == 0) &&
-            advance_virtual_clock(rt))
-            return unpark(w, polling);
+        /* Everyone is idle: time must move, or nothing ever will. Under
+         * virtual time it moves only after a look at the descriptors found
+         * nothing: the poller's holder looks, so wake it if that is not us. */
+        if (rt->virtual_time && io && !polling) {
+            poller_wake(&rt->poller);
+        } else if (rt->virtual_time) {
+            if (polling && poller_poll(rt, 0) > 0)
+                return unpark(w, polling);
+            if (advance_virtual_clock(rt))
+                return unpark(w, polling);
+        }
         if (!external && !any_timer(rt)) {
             bool counted = unpark(w, polling);
             runtime_deadlock(rt);
