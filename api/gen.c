@@ -239,8 +239,8 @@ void weft_gen_destroy(weft_gen *g)
         if (self && self->rt == g->rt) {
             g->closing = true;
             gen_resume(g, self, ECANCELED);
-            /* Returned: its stack is back in the pool. Yielded again: the
-             * body ignored the close and is abandoned where it stands. */
+            /* It returned, or yielded again (it ignored the close) and is
+             * abandoned where it stands: its stack goes back either way. */
             gen_release_stack(g, self);
         } else {
             /* No task to run its cleanup in: abandoned, and its stack goes

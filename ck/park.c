@@ -103,18 +103,37 @@ uint32_t park_prepare(struct park *p)
     return wake_count(p);
 }
 
+/* The wait itself is ours rather than ck_ec32_wait's: ck_ec sleeps in
+ * exponentially growing slices starting at initial_wait_ns and does not cut
+ * the first one at the deadline, so a 5 ms deadline slept 250 ms. With
+ * multi-producer wakers (a locked add that sees the flag) the flag cannot be
+ * lost, so one futex wait up to the deadline is enough: set the flag that
+ * makes ck_ec32_add wake us, then sleep while the word still holds the value
+ * we flagged. */
 void park_wait(struct park *p, uint32_t prepared, int64_t deadline_ns)
 {
-    struct timespec deadline;
+    const uint32_t flag = 1u << 31;
     int saved_errno = errno;
-
-    if (wake_count(p) != prepared)
-        return;
-    if (deadline_ns >= 0) {
-        deadline.tv_sec = (time_t)(deadline_ns / NS_PER_S);
-        deadline.tv_nsec = (long)(deadline_ns % NS_PER_S);
+    uint32_t cur = __atomic_load_n(&p->ec.counter, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if ((cur & ~flag) != prepared)
+            goto out; /* woken since park_prepare */
+        if (cur & flag)
+            break;
+        if (__atomic_compare_exchange_n(&p->ec.counter, &cur, cur | flag, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            cur |= flag;
+            break;
+        }
     }
-    ck_ec32_wait_slow(&p->ec, &futex_ops, prepared, deadline_ns >= 0 ? &deadline : NULL);
+    if (deadline_ns >= 0) {
+        struct timespec deadline = {.tv_sec = (time_t)(deadline_ns / NS_PER_S),
+                                    .tv_nsec = (long)(deadline_ns % NS_PER_S)};
+        futex_wait(NULL, &p->ec.counter, cur, &deadline);
+    } else {
+        futex_wait(NULL, &p->ec.counter, cur, NULL);
+    }
+out:
 #ifdef PARK_TSAN
     (void)wake_count(p);
 #endif

@@ -132,8 +132,7 @@ size_t runtime_cancel_all(struct runtime *rt)
 
 void runtime_deadlock(struct runtime *rt)
 {
-    if (!rt->deadlock_reported) {
-        rt->deadlock_reported = true;
+    if (!__atomic_exchange_n(&rt->deadlock_reported, true, __ATOMIC_ACQ_REL)) {
         fprintf(stderr, "weft: deadlock: every task is waiting and nothing can wake one; "
                         "cancelling %s\n",
                 task_is_done(rt->main) ? "the remaining tasks" : "main");

@@ -225,7 +225,10 @@ static void *tiny_buffers_main(void *arg)
     weft_task *tw = weft_spawn(chunk_writer, &w), *tr = weft_spawn(small_reader, &r);
     await_release(tw);
     await_release(tr);
-    check(w.short_writes > 0);
+    /* A stream of a megabyte or more cannot fit the shrunk buffers in one go;
+     * a scaled-down one (valgrind's) may. */
+    if (total >= (1u << 20))
+        check(w.short_writes > 0);
     weft_close(c);
     weft_close(s);
     return (void *)1;
