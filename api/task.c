@@ -70,17 +70,7 @@ static bool wait_for_task(struct weft_task *self, struct weft_task *t, int *err)
         __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
         return false;
     }
-    spin_lock(&self->lock);
-    self->wait_kind = WAIT_TASK;
-    self->wait_task = t;
-    bool pending = self->must_cancel;
-    spin_unlock(&self->lock);
-    /* A cancel that arrived while self ran goes to t, as in Task.__step. */
-    if (pending && task_cancel(t)) {
-        spin_lock(&self->lock);
-        self->must_cancel = false;
-        spin_unlock(&self->lock);
-    }
+    task_waits_on(self, t);
     task_suspend(self, SW_PARK);
     *err = task_wait_end(self);
     return true;

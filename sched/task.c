@@ -244,6 +244,21 @@ void task_timer_wake(struct timer *tm)
     task_wake(tm->task, tm->seq);
 }
 
+void task_waits_on(struct weft_task *self, struct weft_task *t)
+{
+    spin_lock(&self->lock);
+    self->wait_kind = WAIT_TASK;
+    self->wait_task = t;
+    bool pending = self->must_cancel;
+    spin_unlock(&self->lock);
+    /* A cancel that arrived while self ran goes to t, as in Task.__step. */
+    if (pending && task_cancel(t)) {
+        spin_lock(&self->lock);
+        self->must_cancel = false;
+        spin_unlock(&self->lock);
+    }
+}
+
 void task_waiter_wake(struct waiter *w, struct weft_task *done)
 {
     (void)done;
@@ -315,7 +330,9 @@ static void task_entry(transfer_t from)
 
 /* First run: a task cancelled before it started never runs its body, and
  * one that cannot get a stack fails with ENOMEM. */
-static bool task_start(struct worker *w, struct weft_task *t)
+/* Mark t started, unless a cancel came first (then it never runs, and the
+ * request is consumed). */
+static bool task_claim_start(struct weft_task *t)
 {
     spin_lock(&t->lock);
     bool cancel = t->must_cancel;
@@ -323,6 +340,12 @@ static bool task_start(struct worker *w, struct weft_task *t)
     if (!cancel)
         __atomic_store_n(&t->state, TASK_STARTED, __ATOMIC_RELAXED);
     spin_unlock(&t->lock);
+    return !cancel;
+}
+
+static bool task_start(struct worker *w, struct weft_task *t)
+{
+    bool cancel = !task_claim_start(t);
     if (cancel) {
         task_finish(t, WEFT_ERR(ECANCELED));
         return false;
@@ -392,22 +415,8 @@ struct weft_task *task_take_last(struct weft_task *self,
 void task_run_inline(struct weft_task *self, struct weft_task *t)
 {
     /* While t runs, cancelling self cancels t, as for any awaited task. */
-    spin_lock(&self->lock);
-    self->wait_kind = WAIT_TASK;
-    self->wait_task = t;
-    bool pending = self->must_cancel;
-    spin_unlock(&self->lock);
-    if (pending && task_cancel(t)) {
-        spin_lock(&self->lock);
-        self->must_cancel = false;
-        spin_unlock(&self->lock);
-    }
-    spin_lock(&t->lock);
-    bool cancel = t->must_cancel;
-    t->must_cancel = false;
-    if (!cancel)
-        __atomic_store_n(&t->state, TASK_STARTED, __ATOMIC_RELAXED);
-    spin_unlock(&t->lock);
+    task_waits_on(self, t);
+    bool cancel = !task_claim_start(t);
     struct worker *w = worker_self();
     if (cancel) {
         task_finish(t, WEFT_ERR(ECANCELED));

@@ -138,6 +138,10 @@ int task_wait_end(struct weft_task *self);
 void task_suspend(struct weft_task *self, enum switch_action action);
 
 bool task_cancel(struct weft_task *t);
+/* Record that self now awaits t (what a cancel of self is forwarded to),
+ * and forward a cancel that arrived while self was running, as
+ * Task.__step does when a task yields a future. */
+void task_waits_on(struct weft_task *self, struct weft_task *t);
 /* A timer fire function that wakes tm->task for the wait numbered tm->seq. */
 struct timer;
 void task_timer_wake(struct timer *tm);
