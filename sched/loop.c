@@ -50,7 +50,7 @@ static int ready_reserve(struct ready *q, size_t want)
  * needs memory. Spawns and timers call this and can answer ENOMEM. */
 int loop_reserve(struct runtime *rt)
 {
-    size_t live = (size_t)__atomic_load_n(&rt->live, __ATOMIC_RELAXED);
+    size_t live = (size_t)runtime_live(rt);
     return ready_reserve(&rt->ready, live + rt->workers[0].timers.len + 256);
 }
 
@@ -185,9 +185,9 @@ void loop_run(struct runtime *rt)
         run_once(rt, w);
     /* asyncio.Runner.close: cancel what is left and run it to the end. */
     rt->stopping = false;
-    while (__atomic_load_n(&rt->live, __ATOMIC_ACQUIRE) > 0) {
+    while (runtime_live(rt) > 0) {
         runtime_cancel_all(rt);
-        while (__atomic_load_n(&rt->live, __ATOMIC_ACQUIRE) > 0 && !rt->stopping)
+        while (runtime_live(rt) > 0 && !rt->stopping)
             run_once(rt, w);
         rt->stopping = false;
     }

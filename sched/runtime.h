@@ -36,6 +36,9 @@ struct worker {
     fcontext_t sched_ctx;        /* where a task switches back to */
     struct fiber_side side;      /* this worker's own (thread) stack */
     struct stack_cache stacks;
+    uint64_t created, exited;    /* atomic, mostly this worker's own: tasks made and ended
+                                    here (runtime_live sums them) */
+    uint64_t id_next, id_end;    /* a block of task ids taken from rt->next_id */
     struct weft_task *task_cache; /* free task structs, linked by run_next */
     unsigned task_cache_len;
     struct deque deque;          /* multi-thread: this worker's ready tasks */
@@ -83,7 +86,6 @@ struct runtime {
     bool stopping;        /* single-thread: asyncio's loop._stopping */
     bool main_done;       /* atomic */
     bool stop;            /* atomic: workers exit */
-    long live;            /* atomic: tasks started or queued and not done */
     long external;        /* atomic: wake-ups that may come from outside the
                              workers (blocking jobs, I/O); 0 with nothing
                              runnable and no timers is a deadlock */
@@ -114,6 +116,9 @@ static inline struct weft_task *task_self(void)
 }
 
 double runtime_now(struct runtime *rt);
+/* Tasks made and not yet ended. Never less than the truth (never 0 while a
+ * task lives), exact when nothing runs: see runtime.c. */
+long runtime_live(struct runtime *rt);
 /* Make t runnable (it is READY and owned by no queue). */
 void sched_ready(struct runtime *rt, struct weft_task *t);
 /* The same for a task that was waiting: in multi-thread mode it runs next

@@ -73,8 +73,18 @@ struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg
     t->lock = (spinlock)SPINLOCK_INIT;
     t->state = TASK_NEW;
     t->waiters_tail = &t->waiters;
-    t->id = __atomic_add_fetch(&rt->next_id, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&rt->live, 1, __ATOMIC_RELAXED);
+    struct worker *w = worker_self();
+    if (!w || w->rt != rt) {
+        w = &rt->workers[0]; /* weft_run's main, before any worker runs */
+        t->id = __atomic_add_fetch(&rt->next_id, 1, __ATOMIC_RELAXED);
+    } else {
+        if (w->id_next == w->id_end) {
+            w->id_end = __atomic_add_fetch(&rt->next_id, 1024, __ATOMIC_RELAXED) + 1;
+            w->id_next = w->id_end - 1024;
+        }
+        t->id = w->id_next++;
+    }
+    __atomic_add_fetch(&w->created, 1, __ATOMIC_RELEASE);
     registry_add(rt, t);
     return t;
 }
