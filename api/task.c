@@ -172,12 +172,6 @@ int tasks_check(weft_task *const tasks[], size_t n, weft_task **self)
     return 0;
 }
 
-static int compare_ptr(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
-    return x < y ? -1 : x > y;
-}
-
 size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task **out, int *err)
 {
     size_t m = 0;
@@ -192,27 +186,26 @@ size_t tasks_distinct(weft_task *const tasks[], size_t n, weft_task **out, int *
         }
         return m;
     }
-    weft_task **sorted = malloc(n * sizeof *sorted);
-    bool *taken = calloc(n, sizeof *taken);
-    if (!sorted || !taken) {
-        free(sorted);
-        free(taken);
+    /* An open-addressing set of the pointers seen, at most half full. */
+    size_t cap = 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    weft_task **seen = calloc(cap, sizeof *seen);
+    if (!seen) {
         *err = ENOMEM;
         return 0;
     }
-    memcpy(sorted, tasks, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, compare_ptr);
     for (size_t i = 0; i < n; i++) {
-        weft_task **hit = bsearch(&tasks[i], sorted, n, sizeof *sorted, compare_ptr);
-        /* bsearch may land on any duplicate: step to the first one. */
-        while (hit > sorted && hit[-1] == tasks[i])
-            hit--;
-        if (!taken[hit - sorted]) {
-            taken[hit - sorted] = true;
+        uintptr_t h = (uintptr_t)tasks[i];
+        h = (h >> 4) * 0x9e3779b97f4a7c15ull; /* tasks are 16-byte aligned at least */
+        size_t slot = (size_t)(h >> 20) & (cap - 1);
+        while (seen[slot] && seen[slot] != tasks[i])
+            slot = (slot + 1) & (cap - 1);
+        if (!seen[slot]) {
+            seen[slot] = tasks[i];
             out[m++] = tasks[i];
         }
     }
-    free(sorted);
-    free(taken);
+    free(seen);
     return m;
 }
