@@ -10,141 +10,19 @@
  * workers.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "weft.h"
-#include "weft_io.h"
-
-static unsigned mode_workers;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-/* An int call's result, named in the failure when it is not the one expected. */
-#define check_rc(call, want)                                                                       \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != (want)) {                                                                       \
-            char what_[200];                                                                       \
-            snprintf(what_, sizeof what_, "%s = %s, not %s", #call,                                \
-                     rc_ ? strerrorname_np(rc_) : "0", (want) ? strerrorname_np(want) : "0");     \
-            check_failed(what_, __LINE__);                                                         \
-        }                                                                                          \
-    } while (0)
-
-static const unsigned all_workers[] = {1, 2, 4};
-
-#define FOR_EACH_MODE                                                                              \
-    for (size_t mode_i = 0; mode_i < 3 && (mode_workers = all_workers[mode_i], 1); mode_i++)
-
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* Runs main_fn as weft_run's main at the current mode's worker count; every
- * descriptor opened in the run must be closed by its end. */
-static inline void run_mode(void *(*main_fn)(void *), void *arg, bool virtual_time)
-{
-    const weft_config cfg = {.workers = mode_workers, .virtual_time = virtual_time};
-    check_failures = 0;
-    int fds = open_fds();
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u] %d failed checks in tasks, the first at %s", mode_workers,
-                 check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main did not finish", mode_workers);
-    if (open_fds() != fds)
-        fail_msg("[workers=%u] %d descriptors open before the run, %d after", mode_workers, fds,
-                 open_fds());
-}
-
-static inline double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double scale = s ? atof(s) : 1.0;
-    return scale > 0 ? scale : 1.0;
-}
-
-/* So that many connections fit: the soft descriptor limit up to the hard one. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-static inline void *await_release(weft_task *t)
-{
-    void *r = weft_await(t);
-    weft_task_release(t);
-    return r;
-}
-
-/* A listening socket on 127.0.0.1 and a port of the kernel's choosing. */
-static inline int listen_local(uint16_t *port)
-{
-    int fd = -1;
-    check_rc(weft_tcp_listen("127.0.0.1", 0, 0, 0, &fd), 0);
-    check_rc(weft_local_port(fd, port), 0);
-    return fd;
-}
-
-/* In a task: two ends of a TCP connection on 127.0.0.1. */
-static inline void tcp_pair(int *client, int *server)
-{
-    uint16_t port;
-    int l = listen_local(&port);
-    *client = *server = -1;
-    check_rc(weft_tcp_connect("127.0.0.1", port, client, WEFT_FOREVER), 0);
-    check_rc(weft_accept(l, server, WEFT_FOREVER), 0);
-    check_rc(weft_close(l), 0);
-}
-
-/* Under virtual time: returns once every other task is blocked. */
-static inline void settle(void)
-{
-    check_rc(weft_sleep(1), 0);
-}
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "../harness.h"
 #include "examples/server.h"
+#include "io_support.h"
 
 #define CLIENTS 16
 
@@ -219,14 +97,14 @@ static void test_shutdown_with_connections(void **state)
 {
     (void)state;
     bool at_once = false;
-    FOR_EACH_MODE run_mode(shutdown_main, &at_once, false);
+    FOR_EACH_MODE(real_modes) run_io_scenario(shutdown_main, &at_once);
 }
 
 static void test_shutdown_at_once(void **state)
 {
     (void)state;
     bool at_once = true;
-    FOR_EACH_MODE run_mode(shutdown_main, &at_once, false);
+    FOR_EACH_MODE(real_modes) run_io_scenario(shutdown_main, &at_once);
 }
 
 /* --- the program: server_main and a signal ----------------------------------------- */
@@ -283,7 +161,7 @@ static void run_program(int signo)
     if (pid == 0) {
         dup2(err_pipe[1], STDERR_FILENO);
         char workers[16];
-        snprintf(workers, sizeof workers, "%u", mode_workers);
+        snprintf(workers, sizeof workers, "%u", mode.workers);
         setenv("WEFT_WORKERS", workers, 1);
         char *argv[] = {"server", "--port", "0", "--host", "127.0.0.1", NULL};
         _exit(server_main(5, argv, 8080, polite_echo, NULL));
@@ -294,7 +172,7 @@ static void run_program(int signo)
     if (!port) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        fail_msg("[workers=%u] no port on the server's stderr: '%s'", mode_workers, log);
+        fail_msg(MODE_FMT " no port on the server's stderr: '%s'", MODE_ARGS, log);
     }
     int c[CLIENTS];
     char buf[8];
@@ -320,21 +198,21 @@ static void run_program(int signo)
     log[len] = 0;
     close(err_pipe[0]);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("[workers=%u] the server ended with status %#x; its stderr: '%s'", mode_workers,
-                 status, log);
+        fail_msg(MODE_FMT " the server ended with status %#x; its stderr: '%s'", MODE_ARGS, status,
+                 log);
     assert_non_null(strstr(log, "shutting down"));
 }
 
 static void test_program_sigterm(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_program(SIGTERM);
+    FOR_EACH_MODE(real_modes) run_program(SIGTERM);
 }
 
 static void test_program_sigint(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_program(SIGINT);
+    FOR_EACH_MODE(real_modes) run_program(SIGINT);
 }
 
 int main(void)

@@ -10,150 +10,12 @@
  * 4 workers.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-
-#include "weft.h"
-#include "weft_io.h"
-
-static unsigned mode_workers;
-static int check_failures;
-static char check_first[256];
-
-static void check_failed(const char *what, int line)
-{
-    if (__atomic_fetch_add(&check_failures, 1, __ATOMIC_RELAXED) == 0)
-        snprintf(check_first, sizeof check_first, "line %d: %s", line, what);
-}
-
-#define check(cond) ((cond) ? (void)0 : check_failed(#cond, __LINE__))
-/* An int call's result, named in the failure when it is not the one expected. */
-#define check_rc(call, want)                                                                       \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != (want)) {                                                                       \
-            char what_[200];                                                                       \
-            snprintf(what_, sizeof what_, "%s = %s, not %s", #call,                                \
-                     rc_ ? strerrorname_np(rc_) : "0", (want) ? strerrorname_np(want) : "0");     \
-            check_failed(what_, __LINE__);                                                         \
-        }                                                                                          \
-    } while (0)
-
-static const unsigned all_workers[] = {1, 2, 4};
-
-#define FOR_EACH_MODE                                                                              \
-    for (size_t mode_i = 0; mode_i < 3 && (mode_workers = all_workers[mode_i], 1); mode_i++)
-
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-    if (!d)
-        return -1;
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-/* Runs main_fn as weft_run's main at the current mode's worker count; every
- * descriptor opened in the run must be closed by its end. */
-static inline void run_mode(void *(*main_fn)(void *), void *arg, bool virtual_time)
-{
-    const weft_config cfg = {.workers = mode_workers, .virtual_time = virtual_time};
-    check_failures = 0;
-    int fds = open_fds();
-    void *result = weft_run(main_fn, arg, &cfg);
-    if (check_failures)
-        fail_msg("[workers=%u] %d failed checks in tasks, the first at %s", mode_workers,
-                 check_failures, check_first);
-    if (result != (void *)1)
-        fail_msg("[workers=%u] main did not finish", mode_workers);
-    if (open_fds() != fds)
-        fail_msg("[workers=%u] %d descriptors open before the run, %d after", mode_workers, fds,
-                 open_fds());
-}
-
-static inline double stress_scale(void)
-{
-    const char *s = getenv("WEFT_STRESS_SCALE");
-    double scale = s ? atof(s) : 1.0;
-    return scale > 0 ? scale : 1.0;
-}
-
-/* So that many connections fit: the soft descriptor limit up to the hard one. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-static inline void *await_release(weft_task *t)
-{
-    void *r = weft_await(t);
-    weft_task_release(t);
-    return r;
-}
-
-/* A listening socket on 127.0.0.1 and a port of the kernel's choosing. */
-static inline int listen_local(uint16_t *port)
-{
-    int fd = -1;
-    check_rc(weft_tcp_listen("127.0.0.1", 0, 0, 0, &fd), 0);
-    check_rc(weft_local_port(fd, port), 0);
-    return fd;
-}
-
-/* In a task: two ends of a TCP connection on 127.0.0.1. */
-static inline void tcp_pair(int *client, int *server)
-{
-    uint16_t port;
-    int l = listen_local(&port);
-    *client = *server = -1;
-    check_rc(weft_tcp_connect("127.0.0.1", port, client, WEFT_FOREVER), 0);
-    check_rc(weft_accept(l, server, WEFT_FOREVER), 0);
-    check_rc(weft_close(l), 0);
-}
-
-/* Under virtual time: returns once every other task is blocked. */
-static inline void settle(void)
-{
-    check_rc(weft_sleep(1), 0);
-}
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-/* A listener on 127.0.0.1 with room for one queued connection, that nobody
- * accepts: a second connect waits for an answer that never comes. */
-static int full_listener(uint16_t *port, int *queued)
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    check(bind(l, (struct sockaddr *)&a, sizeof a) == 0);
-    check(listen(l, 0) == 0);
-    check(getsockname(l, (struct sockaddr *)&a, &len) == 0);
-    *port = ntohs(a.sin_port);
-    check_rc(weft_tcp_connect("127.0.0.1", *port, queued, WEFT_FOREVER), 0);
-    return l;
-}
+#include "../harness.h"
+#include "io_support.h"
 
 static void *never_sends_main(void *arg)
 {
@@ -192,7 +54,7 @@ static void *never_sends_main(void *arg)
 static void test_never_sends(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(never_sends_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(never_sends_main, NULL);
 }
 
 static void *write_timeout_main(void *arg)
@@ -214,7 +76,7 @@ static void *write_timeout_main(void *arg)
 static void test_write_timeout(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(write_timeout_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(write_timeout_main, NULL);
 }
 
 static void *connect_timeout_main(void *arg)
@@ -236,7 +98,7 @@ static void *connect_timeout_main(void *arg)
 static void test_connect_timeout(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(connect_timeout_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(connect_timeout_main, NULL);
 }
 
 static void *pipe_timeout_main(void *arg)
@@ -257,7 +119,7 @@ static void *pipe_timeout_main(void *arg)
 static void test_pipe_timeout(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(pipe_timeout_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(pipe_timeout_main, NULL);
 }
 
 /* A zero timeout looks and never waits. */
@@ -283,7 +145,7 @@ static void *zero_timeout_main(void *arg)
 static void test_zero_timeout(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(zero_timeout_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(zero_timeout_main, NULL);
 }
 
 /* The answer comes at t0 + 4, well before the deadline at t0 + 10. */
@@ -320,7 +182,7 @@ static void *data_before_deadline_main(void *arg)
 static void test_data_before_deadline(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(data_before_deadline_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(data_before_deadline_main, NULL);
 }
 
 /* async with asyncio.timeout(1.5): await reader.read() */
@@ -350,7 +212,7 @@ static void *timeout_scope_main(void *arg)
 static void test_timeout_scope(void **state)
 {
     (void)state;
-    FOR_EACH_MODE run_mode(timeout_scope_main, NULL, true);
+    FOR_EACH_MODE(virtual_modes) run_io_scenario(timeout_scope_main, NULL);
 }
 
 int main(void)
