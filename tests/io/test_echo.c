@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "../harness.h"
 #include "examples/server.h"
 #include "io_support.h"
@@ -200,8 +202,13 @@ static void *many_clients_main(void *arg)
 static void test_many_clients(void **state)
 {
     (void)state;
-    /* Two tasks a connection: at most 2,000 under TSan's fiber limit. */
+    /* Two tasks a connection: at most 2,000 under TSan's fiber limit. Two
+     * descriptors a connection: no more than the descriptor limit allows. */
     size_t n = (size_t)stress_count(1000, 2000);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        n > (rl.rlim_cur - 64) / 2)
+        n = (rl.rlim_cur - 64) / 2;
     FOR_EACH_MODE(real_modes) run_io_scenario(many_clients_main, &n);
 }
 
