@@ -10,10 +10,9 @@
  */
 #define _GNU_SOURCE
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <sys/resource.h>
 
 #include "../harness.h"
 #include "examples/server.h"
