@@ -34,17 +34,10 @@ int weft_sleep(double seconds)
     int err = task_await_enter(self);
     if (err)
         return err;
-    struct runtime *rt = self->rt;
     uint64_t seq = task_wait_begin(self);
-    struct timer *tm = timer_new(runtime_now(rt) + seconds, task_timer_wake, self, seq);
-    if (!tm || sched_timer_add(rt, tm) != 0) {
-        if (tm) {
-            timer_release(tm);
-            timer_release(tm);
-        }
-        __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
+    struct timer *tm = task_timer_arm(self, runtime_now(self->rt) + seconds, seq);
+    if (!tm)
         return ENOMEM;
-    }
     spin_lock(&self->lock);
     self->wait_kind = WAIT_WAKE;
     bool pending = self->must_cancel;

@@ -59,11 +59,8 @@ bool future_add_callback(struct future *f, struct waiter *w)
 {
     spin_lock(&f->lock);
     bool pending = f->state == FUT_PENDING;
-    if (pending) {
-        w->next = NULL;
-        *f->tail = w;
-        f->tail = &w->next;
-    }
+    if (pending)
+        waiters_append(&f->tail, w);
     spin_unlock(&f->lock);
     return pending;
 }
@@ -71,16 +68,7 @@ bool future_add_callback(struct future *f, struct waiter *w)
 bool future_remove_callback(struct future *f, struct waiter *w)
 {
     spin_lock(&f->lock);
-    bool found = false;
-    for (struct waiter **p = &f->callbacks; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            if (!*p)
-                f->tail = p;
-            found = true;
-            break;
-        }
-    }
+    bool found = waiters_unlink(&f->callbacks, &f->tail, w);
     spin_unlock(&f->lock);
     return found;
 }

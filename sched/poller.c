@@ -219,17 +219,8 @@ int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double
     uint64_t seq = task_wait_begin(self);
     __atomic_store_n(&self->io_seq, seq, __ATOMIC_RELEASE);
     struct timer *tm = NULL;
-    if (deadline >= 0) {
-        tm = timer_new(deadline, task_timer_wake, self, seq);
-        if (!tm || sched_timer_add(rt, tm) != 0) {
-            if (tm) {
-                timer_release(tm);
-                timer_release(tm);
-            }
-            __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
-            return ENOMEM;
-        }
-    }
+    if (deadline >= 0 && !(tm = task_timer_arm(self, deadline, seq)))
+        return ENOMEM;
     task_ref(self); /* the slot's (or the queue's) reference */
     __atomic_add_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
     expected = NULL;

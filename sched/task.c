@@ -254,6 +254,19 @@ void task_timer_wake(struct timer *tm)
     task_wake(tm->task, tm->seq);
 }
 
+struct timer *task_timer_arm(struct weft_task *self, double when, uint64_t seq)
+{
+    struct timer *tm = timer_new(when, task_timer_wake, self, seq);
+    if (tm && sched_timer_add(self->rt, tm) == 0)
+        return tm;
+    if (tm) {
+        timer_release(tm); /* both references: it never reached a heap */
+        timer_release(tm);
+    }
+    __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
+    return NULL;
+}
+
 void task_waits_on(struct weft_task *self, struct weft_task *t)
 {
     spin_lock(&self->lock);
@@ -283,9 +296,7 @@ bool task_add_waiter(struct weft_task *t, struct waiter *w)
         spin_unlock(&t->lock);
         return false;
     }
-    w->next = NULL;
-    *t->waiters_tail = w;
-    t->waiters_tail = &w->next;
+    waiters_append(&t->waiters_tail, w);
     spin_unlock(&t->lock);
     return true;
 }
@@ -293,16 +304,7 @@ bool task_add_waiter(struct weft_task *t, struct waiter *w)
 bool task_remove_waiter(struct weft_task *t, struct waiter *w)
 {
     spin_lock(&t->lock);
-    bool found = false;
-    for (struct waiter **p = &t->waiters; *p; p = &(*p)->next) {
-        if (*p == w) {
-            *p = w->next;
-            if (!*p)
-                t->waiters_tail = p;
-            found = true;
-            break;
-        }
-    }
+    bool found = waiters_unlink(&t->waiters, &t->waiters_tail, w);
     spin_unlock(&t->lock);
     return found;
 }

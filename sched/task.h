@@ -54,6 +54,29 @@ struct waiter {
     void (*fn)(struct waiter *w, struct weft_task *done);
 };
 
+/* A FIFO of waiters kept as a head and a pointer to the last link, under
+ * its owner's lock (a task's or a future's). */
+static inline void waiters_append(struct waiter ***tail, struct waiter *w)
+{
+    w->next = NULL;
+    **tail = w;
+    *tail = &w->next;
+}
+
+/* Unlink w; false if it was not in the list. */
+static inline bool waiters_unlink(struct waiter **head, struct waiter ***tail, struct waiter *w)
+{
+    for (struct waiter **p = head; *p; p = &(*p)->next) {
+        if (*p == w) {
+            *p = w->next;
+            if (!*p)
+                *tail = p;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* How a task left its fiber, read by the worker right after the switch. */
 enum switch_action { SW_PARK, SW_YIELD, SW_EXIT };
 
@@ -145,6 +168,9 @@ void task_waits_on(struct weft_task *self, struct weft_task *t);
 /* A timer fire function that wakes tm->task for the wait numbered tm->seq. */
 struct timer;
 void task_timer_wake(struct timer *tm);
+/* Arm a timer at `when` that wakes self's wait `seq` (begun with
+ * task_wait_begin). NULL on ENOMEM, with the wait given up. */
+struct timer *task_timer_arm(struct weft_task *self, double when, uint64_t seq);
 /* A waiter callback that wakes the task whose await_node it is, for the
  * wait numbered await_seq. */
 void task_waiter_wake(struct waiter *w, struct weft_task *done);
