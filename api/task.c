@@ -97,9 +97,7 @@ void *weft_await(weft_task *t)
         if (err)
             return WEFT_ERR(err);
         struct weft_task *taken = task_take_last(self, is_task, t);
-        if (taken)
-            task_run_inline(self, taken);
-        if (taken ? (err = task_wait_end(self)) != 0 : wait_for_task(self, t, &err) && err) {
+        if (taken ? (err = task_run_inline(self, taken)) != 0 : wait_for_task(self, t, &err) && err) {
             task_mark_retrieved(t);
             return WEFT_ERR(err);
         }

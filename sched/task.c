@@ -75,16 +75,18 @@ struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg
     t->waiters_tail = &t->waiters;
     struct worker *w = worker_self();
     if (!w || w->rt != rt) {
-        w = &rt->workers[0]; /* weft_run's main, before any worker runs */
+        /* weft_run's main, or a blocking job's completion from a pool thread */
         t->id = __atomic_add_fetch(&rt->next_id, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&rt->created_outside, 1, __ATOMIC_RELEASE);
     } else {
         if (w->id_next == w->id_end) {
             w->id_end = __atomic_add_fetch(&rt->next_id, 1024, __ATOMIC_RELAXED) + 1;
             w->id_next = w->id_end - 1024;
         }
         t->id = w->id_next++;
+        /* Only this worker writes its count: no read-modify-write needed. */
+        __atomic_store_n(&w->created, w->created + 1, __ATOMIC_RELEASE);
     }
-    __atomic_add_fetch(&w->created, 1, __ATOMIC_RELEASE);
     registry_add(rt, t);
     return t;
 }
@@ -424,7 +426,7 @@ struct weft_task *task_take_last(struct weft_task *self,
     return NULL;
 }
 
-void task_run_inline(struct weft_task *self, struct weft_task *t)
+int task_run_inline(struct weft_task *self, struct weft_task *t)
 {
     /* While t runs, cancelling self cancels t, as for any awaited task. */
     task_waits_on(self, t);
@@ -444,8 +446,5 @@ void task_run_inline(struct weft_task *self, struct weft_task *t)
         self->side.asan_fake_stack = t->side.asan_fake_stack;
     }
     sched_task_exited(w, t);
-    spin_lock(&self->lock);
-    self->wait_kind = WAIT_NONE;
-    self->wait_task = NULL;
-    spin_unlock(&self->lock);
+    return task_wait_end(self);
 }

@@ -194,9 +194,10 @@ void task_run(struct weft_task *t);
  * it, if it has not started, `want` accepts it, and self has stack to spare;
  * else NULL and the deque is as it was.
  * task_run_inline: run a taken task to its end (it may suspend on the way,
- * as itself); a cancel of self meanwhile is forwarded to it. */
+ * as itself); a cancel of self meanwhile is forwarded to it. Ends self's
+ * wait as task_wait_end does, and returns what it returns. */
 struct weft_task *task_take_last(struct weft_task *self,
                                  bool (*want)(struct weft_task *t, void *ctx), void *ctx);
-void task_run_inline(struct weft_task *self, struct weft_task *t);
+int task_run_inline(struct weft_task *self, struct weft_task *t);
 
 #endif /* SCHED_TASK_H */

@@ -102,12 +102,17 @@ void sched_ready(struct runtime *rt, struct weft_task *t)
         loop_step_ready(rt, t);
         return;
     }
+    /* A push onto a deque that already held work needs no wake-up: the push
+     * that made it non-empty did the check, and the chain of searchers
+     * (stop_searching) carries it on while work is left. This spares a
+     * fork-join parent a fence for every child after the first. */
+    bool was_empty = !local || deque_size(&w->deque) == 0;
     /* Out of memory, a ready task still has somewhere to go. */
     if (local ? deque_push(&w->deque, t) != 0 : inject_push(&rt->inject, t) != 0)
         overflow_push(rt, t);
     if (rt->single)
         poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
-    else
+    else if (was_empty && rt->nworkers > 1)
         wake_idle_worker(rt);
 }
 
