@@ -34,16 +34,6 @@ static int begin(double timeout, struct weft_task **self, double *deadline)
     return 0;
 }
 
-static int make_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0)
-        return errno;
-    if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return errno;
-    return 0;
-}
-
 /* Park until fd may be ready in dir, or the deadline passes. */
 static int wait_ready(struct weft_task *self, int fd, enum io_dir dir, double deadline)
 {
@@ -52,9 +42,7 @@ static int wait_ready(struct weft_task *self, int fd, enum io_dir dir, double de
     int err;
     struct io_handle *h = poller_handle(self->rt, fd, &err);
     if (!h)
-        return err;
-    if ((err = make_nonblocking(fd)))
-        return err;
+        return err; /* a handle sets fd non-blocking when it registers it */
     return io_wait(self, h, dir, deadline);
 }
 

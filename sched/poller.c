@@ -5,6 +5,7 @@
 #include "sched/poller.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -112,6 +113,14 @@ struct io_handle *poller_handle(struct runtime *rt, int fd, int *err)
         __atomic_store_n(&slots[index], h, __ATOMIC_RELEASE);
     }
     if (h->registered_gen != h->gen + 1) {
+        /* Once per incarnation, not on every wait: a descriptor weft waits
+         * on must not block its worker, and asking costs a system call. */
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+            *err = errno;
+            h = NULL;
+            goto out;
+        }
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                                  .data.ptr = h};
         if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 &&
