@@ -91,12 +91,14 @@ void *weft_await(weft_task *t)
     if (t == self)
         return WEFT_ERR(EDEADLK);
     if (!task_is_done(t)) {
-        if (awaits_back(t, self))
-            return WEFT_ERR(EDEADLK);
         int err = task_await_enter(self);
         if (err)
             return WEFT_ERR(err);
+        /* A task taken off this worker's deque has not started: it awaits
+         * nothing, so there is no cycle to look for. */
         struct weft_task *taken = task_take_last(self, is_task, t);
+        if (!taken && awaits_back(t, self))
+            return WEFT_ERR(EDEADLK);
         if (taken ? (err = task_run_inline(self, taken)) != 0 : wait_for_task(self, t, &err) && err) {
             task_mark_retrieved(t);
             return WEFT_ERR(err);

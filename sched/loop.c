@@ -146,11 +146,11 @@ static void run_once(struct runtime *rt, struct worker *w)
     if (rt->ready.len || rt->stopping) {
         timeout = 0;
     } else if (heap->len) {
-        timeout = fmin(fmax(0, heap->items[0]->when - runtime_now(rt)), MAXIMUM_SELECT_TIMEOUT);
+        timeout = fmin(fmax(0, heap->items[0].when - runtime_now(rt)), MAXIMUM_SELECT_TIMEOUT);
     }
     poll(rt, timeout);
     double end = runtime_now(rt) + CLOCK_RESOLUTION;
-    while (heap->len && heap->items[0]->when < end)
+    while (heap->len && heap->items[0].when < end)
         ready_push(&rt->ready, (uintptr_t)timer_heap_pop(heap) | ENTRY_TIMER);
     for (size_t ntodo = rt->ready.len; ntodo; ntodo--)
         run_entry(ready_pop(&rt->ready));

@@ -70,20 +70,20 @@ void timer_heap_init(struct timer_heap *h)
 void timer_heap_destroy(struct timer_heap *h)
 {
     for (size_t i = 0; i < h->len; i++)
-        timer_release(h->items[i]);
+        timer_release(h->items[i].timer);
     free(h->items);
     h->items = NULL;
     h->len = h->cap = 0;
 }
 
 /* heapq._siftdown: move the item at pos up towards startpos. */
-static void sift_down(struct timer **heap, size_t startpos, size_t pos)
+static void sift_down(struct heap_entry *heap, size_t startpos, size_t pos)
 {
-    struct timer *item = heap[pos];
+    struct heap_entry item = heap[pos];
     while (pos > startpos) {
         size_t parentpos = (pos - 1) >> 1;
-        struct timer *parent = heap[parentpos];
-        if (!(item->when < parent->when))
+        struct heap_entry parent = heap[parentpos];
+        if (!(item.when < parent.when))
             break;
         heap[pos] = parent;
         pos = parentpos;
@@ -92,14 +92,14 @@ static void sift_down(struct timer **heap, size_t startpos, size_t pos)
 }
 
 /* heapq._siftup: bubble the smaller child up until a leaf, then sift down. */
-static void sift_up(struct timer **heap, size_t len, size_t pos)
+static void sift_up(struct heap_entry *heap, size_t len, size_t pos)
 {
     size_t startpos = pos;
-    struct timer *item = heap[pos];
+    struct heap_entry item = heap[pos];
     size_t childpos = 2 * pos + 1;
     while (childpos < len) {
         size_t rightpos = childpos + 1;
-        if (rightpos < len && !(heap[childpos]->when < heap[rightpos]->when))
+        if (rightpos < len && !(heap[childpos].when < heap[rightpos].when))
             childpos = rightpos;
         heap[pos] = heap[childpos];
         pos = childpos;
@@ -113,7 +113,7 @@ int timer_heap_push(struct timer_heap *h, struct timer *t)
 {
     if (h->len == h->cap) {
         size_t cap = h->cap ? 2 * h->cap : 64;
-        struct timer **items = realloc(h->items, cap * sizeof *items);
+        struct heap_entry *items = realloc(h->items, cap * sizeof *items);
         if (!items)
             return ENOMEM;
         h->items = items;
@@ -121,17 +121,17 @@ int timer_heap_push(struct timer_heap *h, struct timer *t)
     }
     t->scheduled = true;
     t->heap = h;
-    h->items[h->len++] = t;
+    h->items[h->len++] = (struct heap_entry){t->when, t};
     sift_down(h->items, 0, h->len - 1);
     return 0;
 }
 
 struct timer *timer_heap_pop(struct timer_heap *h)
 {
-    struct timer *last = h->items[--h->len];
-    struct timer *top = last;
+    struct heap_entry last = h->items[--h->len];
+    struct timer *top = last.timer;
     if (h->len) {
-        top = h->items[0];
+        top = h->items[0].timer;
         h->items[0] = last;
         sift_up(h->items, h->len, 0);
     }
@@ -147,12 +147,12 @@ void timer_heap_prune(struct timer_heap *h)
         (double)h->cancelled / (double)h->len > MIN_CANCELLED_FRACTION) {
         size_t kept = 0;
         for (size_t i = 0; i < h->len; i++) {
-            struct timer *t = h->items[i];
+            struct timer *t = h->items[i].timer;
             if (t->cancelled) {
                 t->scheduled = false;
                 timer_release(t);
             } else {
-                h->items[kept++] = t;
+                h->items[kept++] = h->items[i];
             }
         }
         h->len = kept;
@@ -161,6 +161,6 @@ void timer_heap_prune(struct timer_heap *h)
         h->cancelled = 0;
         return;
     }
-    while (h->len && h->items[0]->cancelled)
+    while (h->len && h->items[0].timer->cancelled)
         timer_release(timer_heap_pop(h));
 }

@@ -215,7 +215,7 @@ static unsigned fire_expired(struct timer_heap *h, double now)
     for (;;) {
         spin_lock(&h->lock);
         timer_heap_prune(h);
-        struct timer *tm = h->len && h->items[0]->when < end ? timer_heap_pop(h) : NULL;
+        struct timer *tm = h->len && h->items[0].when < end ? timer_heap_pop(h) : NULL;
         spin_unlock(&h->lock);
         if (!tm)
             return fired;
@@ -234,7 +234,7 @@ static bool earliest(struct timer_heap *h, double *when)
     timer_heap_prune(h);
     bool any = h->len > 0;
     if (any)
-        *when = h->items[0]->when;
+        *when = h->items[0].when;
     spin_unlock(&h->lock);
     return any;
 }
