@@ -193,7 +193,8 @@ static void take_back_cancel(struct weft_group *g)
     if (p->num_cancels > 0)
         p->num_cancels--;
     if (p->num_cancels <= g->cancelling)
-        p->must_cancel = false; /* never delivered: the body did not await again */
+        /* never delivered: the body did not await again */
+        __atomic_store_n(&p->must_cancel, false, __ATOMIC_RELAXED);
     spin_unlock(&p->lock);
 }
 

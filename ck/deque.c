@@ -264,6 +264,17 @@ enum deque_steal deque_steal(struct deque *d, void **item)
     return DEQUE_SUCCESS;
 }
 
+void *deque_take_oldest_unshared(struct deque *d)
+{
+    uint64_t t = index_load(&d->top);
+    uint64_t b = index_load(&d->bottom);
+    if ((int64_t)(b - t) <= 0)
+        return NULL;
+    void *item = slot_load(d->array, t);
+    index_store(&d->top, t + 1);
+    return item;
+}
+
 size_t deque_size(const struct deque *d)
 {
     uint64_t t = index_load(&d->top);

@@ -57,6 +57,10 @@ enum deque_steal {
  * DEQUE_SUCCESS. */
 enum deque_steal deque_steal(struct deque *d, void **item);
 
+/* Owner only, and only while no other thread can steal from d (a
+ * scheduler with one worker): take the oldest item, as deque_steal would,
+ * without its fence and compare-and-swap. NULL when empty. */
+void *deque_take_oldest_unshared(struct deque *d);
 /* A racy estimate of the number of items, for heuristics (never negative). */
 size_t deque_size(const struct deque *d);
 

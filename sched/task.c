@@ -186,12 +186,17 @@ int task_cancel_cause(struct weft_task *self, int err)
 
 int task_wait_end(struct weft_task *self)
 {
+    /* Nothing recorded and no request: nothing to clear (a yield). A cancel
+     * that comes after this look is the next await point's to consume, as
+     * if it had come after this one returned. Only self writes wait_kind. */
+    if (self->wait_kind == WAIT_NONE && !__atomic_load_n(&self->must_cancel, __ATOMIC_RELAXED))
+        return 0;
     spin_lock(&self->lock);
     self->wait_kind = WAIT_NONE;
     self->wait_task = NULL;
     self->wait_future = NULL;
     bool cancelled = self->must_cancel;
-    self->must_cancel = false;
+    __atomic_store_n(&self->must_cancel, false, __ATOMIC_RELAXED);
     spin_unlock(&self->lock);
     if (!cancelled)
         return 0;
@@ -226,7 +231,7 @@ bool task_cancel(struct weft_task *t)
         spin_unlock(&t->lock);
         if (!task_cancel(inner)) {
             spin_lock(&t->lock);
-            t->must_cancel = true;
+            __atomic_store_n(&t->must_cancel, true, __ATOMIC_RELAXED);
             spin_unlock(&t->lock);
         }
         task_unref(inner);
@@ -236,11 +241,11 @@ bool task_cancel(struct weft_task *t)
         /* Under t's lock: the future's owner cannot drop it meanwhile. */
         struct future *f = t->wait_future;
         if (!f->cancel(f))
-            t->must_cancel = true;
+            __atomic_store_n(&t->must_cancel, true, __ATOMIC_RELAXED);
         spin_unlock(&t->lock);
         return true;
     }
-    t->must_cancel = true;
+    __atomic_store_n(&t->must_cancel, true, __ATOMIC_RELAXED);
     if (t->wait_kind == WAIT_WAKE) {
         uint64_t seq = __atomic_load_n(&t->waitword, __ATOMIC_RELAXED) >> 2;
         spin_unlock(&t->lock);
@@ -279,7 +284,7 @@ void task_waits_on(struct weft_task *self, struct weft_task *t)
     /* A cancel that arrived while self ran goes to t, as in Task.__step. */
     if (pending && task_cancel(t)) {
         spin_lock(&self->lock);
-        self->must_cancel = false;
+        __atomic_store_n(&self->must_cancel, false, __ATOMIC_RELAXED);
         spin_unlock(&self->lock);
     }
 }
@@ -350,7 +355,7 @@ static bool task_claim_start(struct weft_task *t)
 {
     spin_lock(&t->lock);
     bool cancel = t->must_cancel;
-    t->must_cancel = false;
+    __atomic_store_n(&t->must_cancel, false, __ATOMIC_RELAXED);
     if (!cancel)
         __atomic_store_n(&t->state, TASK_STARTED, __ATOMIC_RELAXED);
     spin_unlock(&t->lock);

@@ -94,7 +94,8 @@ struct weft_task {
     unsigned char state;      /* enum task_state; atomic reads */
     unsigned char action;     /* enum switch_action */
     bool cancelled;           /* ended cancelled */
-    bool must_cancel;         /* under lock */
+    bool must_cancel;         /* under lock; stored atomically, as task_wait_end's
+                                 fast path reads it without the lock */
     bool retrieved;           /* someone took the result */
     unsigned char wait_kind;  /* enum wait_kind, under lock */
     unsigned num_cancels;     /* under lock */

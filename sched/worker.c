@@ -303,6 +303,8 @@ static struct weft_task *take_own(struct worker *w)
     w->next_streak = 0;
     if (w->take_fifo) {
         w->take_fifo = false;
+        if (w->rt->nworkers == 1) /* no thief to race with */
+            return deque_take_oldest_unshared(&w->deque);
         void *item;
         enum deque_steal r;
         while ((r = deque_steal(&w->deque, &item)) == DEQUE_ABORT)

@@ -277,6 +277,7 @@ struct shutdown_race {
     weft_executor *pool;
     struct gate *g;
     int rc;
+    int started; /* atomic: the shutting-down task is running */
 };
 
 static void *late_submitter(void *arg)
@@ -303,7 +304,7 @@ static void *shutdown_waits(void *arg)
     weft_task *t[4];
     for (int i = 0; i < 4; i++)
         t[i] = weft_executor_submit(pool, gated, &g);
-    struct shutdown_race s = {pool, &g, 0};
+    struct shutdown_race s = {pool, &g, 0, 0};
     weft_task *late = weft_spawn(late_submitter, &s);
     /* Waits for jobs that only the late task releases: the worker is free. */
     check(weft_executor_shutdown(pool) == 0);
@@ -330,6 +331,7 @@ static void test_shutdown(void **state)
 static void *shut_down(void *arg)
 {
     struct shutdown_race *s = arg;
+    __atomic_store_n(&s->started, 1, __ATOMIC_RELEASE);
     s->rc = weft_executor_shutdown(s->pool);
     return NULL;
 }
@@ -343,9 +345,12 @@ static void *shutdown_cancelled(void *arg)
     weft_executor *pool = weft_executor_create(2);
     weft_task *job = weft_executor_submit(pool, gated, &leftover_gate);
     yield_until(&leftover_gate.started, 1);
-    struct shutdown_race s = {pool, &leftover_gate, -1};
+    struct shutdown_race s = {pool, &leftover_gate, -1, 0};
     weft_task *t = weft_spawn(shut_down, &s);
-    check(weft_yield() == 0);
+    /* Cancelled once it runs, inside the shutdown or just before it: either
+     * way the shutdown's wait answers ECANCELED. (Two yields were not enough
+     * at 4 workers: another worker may steal t and not have run it yet.) */
+    yield_until(&s.started, 1);
     check(weft_yield() == 0);
     check(weft_cancel(t));
     weft_await(t);
