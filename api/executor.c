@@ -345,7 +345,7 @@ static weft_task *job_submit(struct weft_executor *ex, struct weft_task *self, v
                              void *arg)
 {
     struct runtime *rt = self->rt;
-    struct weft_task *t = task_create(rt, deliver, NULL);
+    struct weft_task *t = task_create(rt, worker_self(), deliver, NULL);
     if (!t) {
         errno = ENOMEM;
         return NULL;

@@ -161,7 +161,7 @@ weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
     }
     /* Created under the lock and linked before it may run, so that an
      * abort on another worker cannot miss it. */
-    struct weft_task *t = task_create(self->rt, fn, arg);
+    struct weft_task *t = task_create(self->rt, worker_self(), fn, arg);
     if (!t) {
         spin_unlock(&g->lock);
         free(c);

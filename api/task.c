@@ -15,7 +15,8 @@
 
 weft_task *weft_spawn(void *(*fn)(void *), void *arg)
 {
-    struct weft_task *self = task_self();
+    struct worker *here = worker_self();
+    struct weft_task *self = here ? here->current : NULL;
     if (!self) {
         errno = EPERM;
         return NULL;
@@ -26,12 +27,12 @@ weft_task *weft_spawn(void *(*fn)(void *), void *arg)
     }
     struct weft_task *t = NULL;
     if (!self->rt->single || loop_reserve(self->rt) == 0)
-        t = task_create(self->rt, fn, arg);
+        t = task_create(self->rt, here, fn, arg);
     if (!t) {
         errno = ENOMEM;
         return NULL;
     }
-    sched_ready(self->rt, t);
+    sched_ready_from(here, self->rt, t);
     return t;
 }
 
@@ -83,7 +84,8 @@ static bool is_task(struct weft_task *t, void *wanted)
 
 void *weft_await(weft_task *t)
 {
-    struct weft_task *self = task_self();
+    struct worker *here = worker_self();
+    struct weft_task *self = here ? here->current : NULL;
     if (!self)
         return WEFT_ERR(EPERM);
     if (!t || t->rt != self->rt)
@@ -96,10 +98,10 @@ void *weft_await(weft_task *t)
             return WEFT_ERR(err);
         /* A task taken off this worker's deque has not started: it awaits
          * nothing, so there is no cycle to look for. */
-        struct weft_task *taken = task_take_last(self, is_task, t);
+        struct weft_task *taken = task_take_last(here, self, is_task, t);
         if (!taken && awaits_back(t, self))
             return WEFT_ERR(EDEADLK);
-        if (taken ? (err = task_run_inline(self, taken)) != 0 : wait_for_task(self, t, &err) && err) {
+        if (taken ? (err = task_run_inline(here, self, taken)) != 0 : wait_for_task(self, t, &err) && err) {
             task_mark_retrieved(t);
             return WEFT_ERR(err);
         }

@@ -77,10 +77,9 @@ long runtime_live(struct runtime *rt)
 
 /* --- registry ---------------------------------------------------------- */
 
-void registry_add(struct runtime *rt, struct weft_task *t)
+void registry_add(struct runtime *rt, struct worker *w, struct weft_task *t)
 {
-    struct worker *w = worker_self();
-    unsigned index = w && w->rt == rt ? w->index : 0;
+    unsigned index = w ? w->index : 0;
     struct registry *r = &rt->workers[index].registry;
     t->reg_index = index;
     spin_lock(&r->lock);
@@ -324,7 +323,7 @@ void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
     void *result = WEFT_ERR(err);
     if (!err) {
         overflow_handler_install();
-        rt->main = task_create(rt, main, arg);
+        rt->main = task_create(rt, NULL, main, arg);
         if (!rt->main) {
             result = WEFT_ERR(ENOMEM);
         } else {

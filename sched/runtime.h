@@ -122,6 +122,8 @@ double runtime_now(struct runtime *rt);
 long runtime_live(struct runtime *rt);
 /* Make t runnable (it is READY and owned by no queue). */
 void sched_ready(struct runtime *rt, struct weft_task *t);
+/* The same, given the calling thread's worker_self() (which may be NULL). */
+void sched_ready_from(struct worker *here, struct runtime *rt, struct weft_task *t);
 /* The same for a task that was waiting: in multi-thread mode it runs next
  * on this worker, where the data it waited for is warm. */
 void sched_woken(struct runtime *rt, struct weft_task *t);
@@ -140,7 +142,8 @@ int loop_reserve(struct runtime *rt);
 int sched_timer_add(struct runtime *rt, struct timer *t);
 /* Worker-side bookkeeping after a task's last switch. */
 void sched_task_exited(struct worker *w, struct weft_task *t);
-void registry_add(struct runtime *rt, struct weft_task *t);
+/* w: the calling thread's worker of rt, or NULL. */
+void registry_add(struct runtime *rt, struct worker *w, struct weft_task *t);
 void registry_remove(struct runtime *rt, struct weft_task *t);
 /* Cancel every task not done; returns how many were cancelled. */
 size_t runtime_cancel_all(struct runtime *rt);

@@ -26,10 +26,9 @@
 #define TASK_CACHE_ON 1
 #endif
 
-static struct weft_task *task_alloc(struct runtime *rt)
+static struct weft_task *task_alloc(struct worker *w)
 {
-    struct worker *w = worker_self();
-    if (TASK_CACHE_ON && w && w->rt == rt && w->task_cache) {
+    if (TASK_CACHE_ON && w && w->task_cache) {
         struct weft_task *t = w->task_cache;
         w->task_cache = t->run_next;
         w->task_cache_len--;
@@ -61,9 +60,11 @@ void task_cache_flush(struct worker *w)
     w->task_cache_len = 0;
 }
 
-struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg)
+struct weft_task *task_create(struct runtime *rt, struct worker *here, void *(*fn)(void *),
+                              void *arg)
 {
-    struct weft_task *t = task_alloc(rt);
+    struct worker *w = here && here->rt == rt ? here : NULL;
+    struct weft_task *t = task_alloc(w);
     if (!t)
         return NULL;
     t->fn = fn;
@@ -73,8 +74,7 @@ struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg
     t->lock = (spinlock)SPINLOCK_INIT;
     t->state = TASK_NEW;
     t->waiters_tail = &t->waiters;
-    struct worker *w = worker_self();
-    if (!w || w->rt != rt) {
+    if (!w) {
         /* weft_run's main, or a blocking job's completion from a pool thread */
         t->id = __atomic_add_fetch(&rt->next_id, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&rt->created_outside, 1, __ATOMIC_RELEASE);
@@ -87,7 +87,7 @@ struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg
         /* Only this worker writes its count: no read-modify-write needed. */
         __atomic_store_n(&w->created, w->created + 1, __ATOMIC_RELEASE);
     }
-    registry_add(rt, t);
+    registry_add(rt, w, t);
     return t;
 }
 
@@ -111,7 +111,8 @@ void task_free(struct weft_task *t)
 {
     if (failed_unretrieved(t))
         report_unretrieved(t);
-    free(t->message);
+    if (t->message)
+        free(t->message);
     task_dealloc(t);
 }
 
@@ -416,13 +417,12 @@ void task_run(struct weft_task *t)
  * overflow where separate stacks would not. */
 #define INLINE_MIN_STACK (64 * 1024)
 
-struct weft_task *task_take_last(struct weft_task *self,
+struct weft_task *task_take_last(struct worker *w, struct weft_task *self,
                                  bool (*want)(struct weft_task *t, void *ctx), void *ctx)
 {
     char probe;
     if (self->rt->single || (size_t)(&probe - self->stack->lo) < INLINE_MIN_STACK)
         return NULL;
-    struct worker *w = worker_self();
     struct weft_task *last = deque_pop(&w->deque);
     if (last && __atomic_load_n(&last->state, __ATOMIC_RELAXED) == TASK_NEW && want(last, ctx))
         return last;
@@ -431,12 +431,11 @@ struct weft_task *task_take_last(struct weft_task *self,
     return NULL;
 }
 
-int task_run_inline(struct weft_task *self, struct weft_task *t)
+int task_run_inline(struct worker *w, struct weft_task *self, struct weft_task *t)
 {
     /* While t runs, cancelling self cancels t, as for any awaited task. */
     task_waits_on(self, t);
     bool cancel = !task_claim_start(t);
-    struct worker *w = worker_self();
     if (cancel) {
         task_finish(t, WEFT_ERR(ECANCELED));
     } else {

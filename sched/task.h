@@ -182,23 +182,26 @@ bool task_remove_waiter(struct weft_task *t, struct waiter *w);
 /* Finish t with result r: wake its waiters. */
 void task_finish(struct weft_task *t, void *r);
 
-struct weft_task *task_create(struct runtime *rt, void *(*fn)(void *), void *arg);
 struct worker;
+/* A new task of rt; `here` is the calling thread's worker_self() (NULL, or
+ * another runtime's worker, off rt's workers). */
+struct weft_task *task_create(struct runtime *rt, struct worker *here, void *(*fn)(void *),
+                              void *arg);
 void task_cache_flush(struct worker *w);
 /* The worker side of switching into a task (first run or resume). */
 void task_run(struct weft_task *t);
 /* Running a task its waiter would only wait for anyway, on the waiter's
  * stack (as oneTBB runs the tasks it waits for): no stack of its own, no
  * switch, no wake-up. Multi-thread mode only (single-thread mode keeps
- * asyncio's order).
+ * asyncio's order). w is self's worker, self the running task.
  * task_take_last: the last task pushed on this worker's deque, taken off
  * it, if it has not started, `want` accepts it, and self has stack to spare;
  * else NULL and the deque is as it was.
  * task_run_inline: run a taken task to its end (it may suspend on the way,
  * as itself); a cancel of self meanwhile is forwarded to it. Ends self's
  * wait as task_wait_end does, and returns what it returns. */
-struct weft_task *task_take_last(struct weft_task *self,
+struct weft_task *task_take_last(struct worker *w, struct weft_task *self,
                                  bool (*want)(struct weft_task *t, void *ctx), void *ctx);
-int task_run_inline(struct weft_task *self, struct weft_task *t);
+int task_run_inline(struct worker *w, struct weft_task *self, struct weft_task *t);
 
 #endif /* SCHED_TASK_H */

@@ -96,7 +96,11 @@ bool sched_shared_empty(struct runtime *rt)
 
 void sched_ready(struct runtime *rt, struct weft_task *t)
 {
-    struct worker *w = worker_self();
+    sched_ready_from(worker_self(), rt, t);
+}
+
+void sched_ready_from(struct worker *w, struct runtime *rt, struct weft_task *t)
+{
     bool local = w && w->rt == rt;
     if (rt->single && local) {
         loop_step_ready(rt, t);
