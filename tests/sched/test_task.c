@@ -400,6 +400,61 @@ static void test_misuse_inside_task(void **state)
     expect(run_in_mode(misuse_inside, NULL) == (void *)1);
 }
 
+/* ---- idle workers take up work a busy one spawned ---- */
+
+enum { SPREAD_CHILDREN = 8 };
+static int spread_ran;
+
+static void *count_run(void *arg)
+{
+    (void)arg;
+    bump(&spread_ran);
+    return NULL;
+}
+
+/* Spawns children and never awaits while they are due: only other workers
+ * can run them, so they must be woken for work that appeared on a busy
+ * worker's deque, every child after the first included (a push onto a deque
+ * that already held work does no wake-up check of its own). A lost wake-up
+ * hangs here, and ctest's timeout fails the test. */
+static void *spawn_then_spin(void *arg)
+{
+    (void)arg;
+    weft_task *kids[SPREAD_CHILDREN];
+    for (int i = 0; i < SPREAD_CHILDREN; i++)
+        check((kids[i] = weft_spawn(count_run, NULL)) != NULL);
+    while (load(&spread_ran) < SPREAD_CHILDREN)
+        ; /* busy: this worker runs nothing else meanwhile */
+    for (int i = 0; i < SPREAD_CHILDREN; i++) {
+        check(weft_await(kids[i]) == NULL);
+        weft_task_release(kids[i]);
+    }
+    return NULL;
+}
+
+static void *spread_main(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 200; round++) {
+        __atomic_store_n(&spread_ran, 0, __ATOMIC_RELEASE);
+        weft_task *t = weft_spawn(spawn_then_spin, NULL);
+        check(t != NULL);
+        check(weft_await(t) == NULL);
+        weft_task_release(t);
+        if (round % 2)
+            check(weft_sleep(0.0001) == 0); /* let the other workers park */
+    }
+    return (void *)1;
+}
+
+static void test_work_spreads_from_a_busy_worker(void **state)
+{
+    (void)state;
+    static const struct mode parallel_modes[] = {{2, false}, {4, false}, {2, true}, {4, true}};
+    FOR_EACH_MODE(parallel_modes)
+    expect(run_in_mode(spread_main, NULL) == (void *)1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_current),
         cmocka_unit_test(test_release_keeps_running),
         cmocka_unit_test(test_misuse_inside_task),
+        cmocka_unit_test(test_work_spreads_from_a_busy_worker),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
