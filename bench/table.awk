@@ -27,7 +27,10 @@ END {
     for (i = 1; i <= n; i++) {
         split(order[i], k, SUBSEP)
         w = ((order[i], "weft") in val) ? sprintf("%.4g", val[order[i], "weft"]) : "-"
-        if (summary) { printf "%-9s %2s %-20s %12s\n", k[1], k[2], k[3], w; continue }
+        if (summary) {
+            if (w != "-") printf "%-9s %2s %-20s %12s\n", k[1], k[2], k[3], w  # weft's rows only
+            continue
+        }
         f = ((order[i], "floor") in val) ? sprintf("%.3g", val[order[i], "floor"]) : ""
         r = ""
         if ((order[i] in best) && ((order[i], "weft") in val) && best[order[i]] > 0)
