@@ -263,6 +263,7 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
     }
     memset(rt->workers, 0, rt->nworkers * sizeof *rt->workers);
     pthread_mutex_init(&rt->idle_lock, NULL);
+    pthread_mutex_init(&rt->everyone_idle, NULL);
     rt->overflow_lock = (spinlock)SPINLOCK_INIT;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
@@ -304,6 +305,7 @@ static void runtime_destroy(struct runtime *rt)
     inject_destroy(&rt->inject);
     poller_destroy(&rt->poller);
     pthread_mutex_destroy(&rt->idle_lock);
+    pthread_mutex_destroy(&rt->everyone_idle);
     free(rt->ready.items);
     free(rt->idle_stack);
     free(rt->workers);

@@ -42,7 +42,8 @@ struct worker {
     struct weft_task *task_cache; /* free task structs, linked by run_next */
     unsigned task_cache_len;
     struct deque deque;          /* multi-thread: this worker's ready tasks */
-    struct weft_task *next;      /* the task this worker woke last: runs next, never stolen */
+    struct weft_task *next;      /* the task this worker woke last: runs next, never stolen;
+                                    written by this worker only, atomic reads */
     unsigned next_streak;        /* tasks run in a row from `next` */
     struct timer_heap timers;
     struct registry registry;
@@ -98,6 +99,8 @@ struct runtime {
     /* Parking (multi-thread): workers that found nothing, and how many are
      * still looking. */
     pthread_mutex_t idle_lock;
+    pthread_mutex_t everyone_idle; /* one worker at a time moves virtual time or
+                                      declares a deadlock (sched/worker.c) */
     unsigned *idle_stack;
     unsigned nidle;       /* atomic reads */
     unsigned nsearching;  /* atomic */

@@ -130,7 +130,7 @@ void sched_woken(struct runtime *rt, struct weft_task *t)
     /* A ping-pong of wake-ups stays on one worker (Tokio's LIFO slot); the
      * task it displaces becomes stealable. */
     struct weft_task *displaced = w->next;
-    w->next = t;
+    __atomic_store_n(&w->next, t, __ATOMIC_RELEASE); /* others only look (everyone_idle) */
     if (displaced)
         sched_ready(rt, displaced);
 }
@@ -299,7 +299,7 @@ static struct weft_task *take_own(struct worker *w)
 {
     struct weft_task *next = w->next;
     if (next) {
-        w->next = NULL;
+        __atomic_store_n(&w->next, NULL, __ATOMIC_RELAXED);
         if (++w->next_streak <= NEXT_STREAK_MAX && !w->take_fifo)
             return next;
         sched_ready(w->rt, next);
@@ -378,6 +378,51 @@ static bool work_visible(struct runtime *rt)
     return false;
 }
 
+static bool next_slots_filled(struct runtime *rt)
+{
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (__atomic_load_n(&rt->workers[i].next, __ATOMIC_ACQUIRE))
+            return true;
+    return false;
+}
+
+/* The last worker to go idle, when everyone is: time must move, or nothing
+ * ever will. Under virtual time it moves only after a look at the
+ * descriptors found nothing: the poller's holder looks, so wake it if that
+ * is not us. With no timer and nothing outside that could wake a task,
+ * *deadlock. True: unpark, there is work.
+ * One worker at a time, on a snapshot taken under the idle set's lock. A
+ * worker that fires timers here puts the tasks they wake in its next-task
+ * slot while it still counts as idle: the next one in finds them there
+ * instead of declaring a deadlock. And a worker that woke at its timer's
+ * deadline, left the idle set and popped the timer cannot slip between the
+ * count and the look at the timers, as it could when the two were read
+ * apart. If someone left the idle set meanwhile, the decision is left to
+ * whichever worker comes back last. */
+static bool everyone_idle(struct worker *w, bool polling, bool io, bool external, bool *deadlock)
+{
+    struct runtime *rt = w->rt;
+    /* Waiting for the lock, not trying it: a worker that finds the lock held
+     * and parks could be the last idle one, whose job this is. */
+    pthread_mutex_lock(&rt->everyone_idle);
+    /* One snapshot, under the idle set's lock: a worker takes a task from a
+     * queue or a slot, or pops a timer to fire it, only after it has left
+     * the idle set, so with everyone still in it nothing is in flight. */
+    pthread_mutex_lock(&rt->idle_lock);
+    bool still = rt->nidle == rt->nworkers;
+    bool work = still && (next_slots_filled(rt) || work_visible(rt));
+    bool timers = any_timer(rt);
+    external = external || __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+    pthread_mutex_unlock(&rt->idle_lock);
+    if (!work && still && rt->virtual_time && io && !polling)
+        poller_wake(&rt->poller);
+    else if (!work && still && rt->virtual_time)
+        work = (polling && poller_poll(rt, 0) > 0) || advance_virtual_clock(rt);
+    *deadlock = !work && still && !external && !timers;
+    pthread_mutex_unlock(&rt->everyone_idle);
+    return work;
+}
+
 /* Leave the idle set (and the poller); see park() for the result. */
 static bool unpark(struct worker *w, bool polling)
 {
@@ -428,18 +473,10 @@ static bool park(struct worker *w)
     io = poller_has_waiters(&rt->poller);
     bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0 || io;
     if (nidle == rt->nworkers) {
-        /* Everyone is idle: time must move, or nothing ever will. Under
-         * virtual time it moves only after a look at the descriptors found
-         * nothing: the poller's holder looks, so wake it if that is not us. */
-        if (rt->virtual_time && io && !polling) {
-            poller_wake(&rt->poller);
-        } else if (rt->virtual_time) {
-            if (polling && poller_poll(rt, 0) > 0)
-                return unpark(w, polling);
-            if (advance_virtual_clock(rt))
-                return unpark(w, polling);
-        }
-        if (!external && !any_timer(rt)) {
+        bool deadlock = false;
+        if (everyone_idle(w, polling, io, external, &deadlock))
+            return unpark(w, polling);
+        if (deadlock) {
             bool counted = unpark(w, polling);
             runtime_deadlock(rt);
             return counted;

@@ -203,8 +203,11 @@ static void test_cancel_jobs(void **state)
     FOR_EACH_MODE(all_modes) run_scenario(cancel_queued_and_running, NULL);
 }
 
+static int awaiter_started;
+
 static void *await_job(void *arg)
 {
+    __atomic_store_n(&awaiter_started, 1, __ATOMIC_RELEASE);
     return weft_await(arg);
 }
 
@@ -213,9 +216,14 @@ static void *cancel_awaiter(void *arg)
     (void)arg;
     struct gate g;
     gate_init(&g);
+    __atomic_store_n(&awaiter_started, 0, __ATOMIC_RELEASE);
     weft_task *job = weft_spawn_blocking(gated, &g);
     weft_task *t = weft_spawn(await_job, job);
     yield_until(&g.started, 1);
+    /* Cancelled once it runs (awaiting the job, or about to: either way the
+     * cancel goes to the job). Not after a fixed number of yields: at 4
+     * workers another worker may have stolen t and not run it yet. */
+    yield_until(&awaiter_started, 1);
     check(weft_yield() == 0);
     check(weft_cancel(t));
     check(weft_error(weft_await(t)) == ECANCELED);
