@@ -409,7 +409,8 @@ static bool everyone_idle(struct worker *w, bool polling, bool io, bool external
      * queue or a slot, or pops a timer to fire it, only after it has left
      * the idle set, so with everyone still in it nothing is in flight. */
     pthread_mutex_lock(&rt->idle_lock);
-    bool still = rt->nidle == rt->nworkers;
+    /* Not after the last task ended (workers_stop): that is no deadlock. */
+    bool still = rt->nidle == rt->nworkers && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE);
     bool work = still && (next_slots_filled(rt) || work_visible(rt));
     bool timers = any_timer(rt);
     external = external || __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
