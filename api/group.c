@@ -194,7 +194,7 @@ static void take_back_cancel(struct weft_group *g)
         p->num_cancels--;
     if (p->num_cancels <= g->cancelling)
         /* never delivered: the body did not await again */
-        __atomic_store_n(&p->must_cancel, false, __ATOMIC_RELAXED);
+        task_set_must_cancel(p, false);
     spin_unlock(&p->lock);
 }
 

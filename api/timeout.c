@@ -210,7 +210,7 @@ static int take_back_cancel(struct weft_timeout *tm)
     if (t->num_cancels > 0)
         t->num_cancels--;
     bool others = t->num_cancels > tm->cancelling;
-    __atomic_store_n(&t->must_cancel, false, __ATOMIC_RELAXED);
+    task_set_must_cancel(t, false);
     spin_unlock(&t->lock);
     return others ? ECANCELED : ETIMEDOUT;
 }

@@ -92,7 +92,7 @@ int future_await(struct weft_task *self, struct future *f)
     self->wait_future = f;
     /* Task.__step: a cancel that arrived while running cancels the future. */
     if (self->must_cancel && f->cancel(f))
-        __atomic_store_n(&self->must_cancel, false, __ATOMIC_RELAXED);
+        task_set_must_cancel(self, false);
     spin_unlock(&self->lock);
     task_suspend(self, SW_PARK);
     err = task_wait_end(self);

@@ -60,10 +60,10 @@ double runtime_now(struct runtime *rt)
  * a fork-join task's cost. Each is written by its own worker only, so an
  * increment is a plain store, not a locked add; tasks made on other threads
  * (main, blocking jobs' completions) go to one shared atomic count. All the
- * `exited` counters are read before all the `created` ones: a task's creation happens before its end, so every end
- * seen is matched by its creation, and a task created after the reads began
- * was made by a task still counted as alive. The sum is therefore never 0
- * while a task lives. */
+ * `exited` counters are read before all the `created` ones: a task's
+ * creation happens before its end, so every end seen is matched by its
+ * creation, and a task created after the reads began was made by a task
+ * still counted as alive. The sum is therefore never 0 while a task lives. */
 long runtime_live(struct runtime *rt)
 {
     uint64_t created = 0, exited = 0;

@@ -197,7 +197,7 @@ int task_wait_end(struct weft_task *self)
     self->wait_task = NULL;
     self->wait_future = NULL;
     bool cancelled = self->must_cancel;
-    __atomic_store_n(&self->must_cancel, false, __ATOMIC_RELAXED);
+    task_set_must_cancel(self, false);
     spin_unlock(&self->lock);
     if (!cancelled)
         return 0;
@@ -232,7 +232,7 @@ bool task_cancel(struct weft_task *t)
         spin_unlock(&t->lock);
         if (!task_cancel(inner)) {
             spin_lock(&t->lock);
-            __atomic_store_n(&t->must_cancel, true, __ATOMIC_RELAXED);
+            task_set_must_cancel(t, true);
             spin_unlock(&t->lock);
         }
         task_unref(inner);
@@ -242,11 +242,11 @@ bool task_cancel(struct weft_task *t)
         /* Under t's lock: the future's owner cannot drop it meanwhile. */
         struct future *f = t->wait_future;
         if (!f->cancel(f))
-            __atomic_store_n(&t->must_cancel, true, __ATOMIC_RELAXED);
+            task_set_must_cancel(t, true);
         spin_unlock(&t->lock);
         return true;
     }
-    __atomic_store_n(&t->must_cancel, true, __ATOMIC_RELAXED);
+    task_set_must_cancel(t, true);
     if (t->wait_kind == WAIT_WAKE) {
         uint64_t seq = __atomic_load_n(&t->waitword, __ATOMIC_RELAXED) >> 2;
         spin_unlock(&t->lock);
@@ -285,7 +285,7 @@ void task_waits_on(struct weft_task *self, struct weft_task *t)
     /* A cancel that arrived while self ran goes to t, as in Task.__step. */
     if (pending && task_cancel(t)) {
         spin_lock(&self->lock);
-        __atomic_store_n(&self->must_cancel, false, __ATOMIC_RELAXED);
+        task_set_must_cancel(self, false);
         spin_unlock(&self->lock);
     }
 }
@@ -356,7 +356,7 @@ static bool task_claim_start(struct weft_task *t)
 {
     spin_lock(&t->lock);
     bool cancel = t->must_cancel;
-    __atomic_store_n(&t->must_cancel, false, __ATOMIC_RELAXED);
+    task_set_must_cancel(t, false);
     if (!cancel)
         __atomic_store_n(&t->state, TASK_STARTED, __ATOMIC_RELAXED);
     spin_unlock(&t->lock);

@@ -115,6 +115,12 @@ struct weft_task {
     unsigned reg_index;       /* which registry list */
 };
 
+/* Set or clear t's cancel request, with t's lock held (see must_cancel). */
+static inline void task_set_must_cancel(struct weft_task *t, bool v)
+{
+    __atomic_store_n(&t->must_cancel, v, __ATOMIC_RELAXED);
+}
+
 static inline void task_ref(struct weft_task *t)
 {
     __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);

@@ -399,7 +399,7 @@ static bool next_slots_filled(struct runtime *rt)
  * count and the look at the timers, as it could when the two were read
  * apart. If someone left the idle set meanwhile, the decision is left to
  * whichever worker comes back last. */
-static bool everyone_idle(struct worker *w, bool polling, bool io, bool external, bool *deadlock)
+static bool everyone_idle(struct worker *w, bool polling, bool io, bool *deadlock)
 {
     struct runtime *rt = w->rt;
     /* Waiting for the lock, not trying it: a worker that finds the lock held
@@ -413,7 +413,7 @@ static bool everyone_idle(struct worker *w, bool polling, bool io, bool external
     bool still = rt->nidle == rt->nworkers && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE);
     bool work = still && (next_slots_filled(rt) || work_visible(rt));
     bool timers = any_timer(rt);
-    external = external || __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+    bool external = io || __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
     pthread_mutex_unlock(&rt->idle_lock);
     if (!work && still && rt->virtual_time && io && !polling)
         poller_wake(&rt->poller);
@@ -472,10 +472,9 @@ static bool park(struct worker *w)
     /* Read after joining the idle set: a task that parked on a descriptor
      * on another worker meanwhile is seen here. */
     io = poller_has_waiters(&rt->poller);
-    bool external = __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0 || io;
     if (nidle == rt->nworkers) {
         bool deadlock = false;
-        if (everyone_idle(w, polling, io, external, &deadlock))
+        if (everyone_idle(w, polling, io, &deadlock))
             return unpark(w, polling);
         if (deadlock) {
             bool counted = unpark(w, polling);
