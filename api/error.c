@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "sched/runtime.h"
 #include "weft.h"
 
@@ -33,4 +34,19 @@ void *weft_fail(int code, const char *fmt, ...)
         self->message = text;
     }
     return WEFT_ERR(code);
+}
+
+void *fail_errno(int code)
+{
+    struct weft_task *self = task_self();
+    if (self)
+        self->last_errno = code;
+    errno = code;
+    return NULL;
+}
+
+int weft_errno(void)
+{
+    struct weft_task *self = task_self();
+    return self ? self->last_errno : errno;
 }

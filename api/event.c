@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -31,10 +32,8 @@ struct weft_event {
 weft_event *weft_event_create(void)
 {
     struct weft_event *e = calloc(1, sizeof *e);
-    if (!e) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!e)
+        return fail_errno(ENOMEM);
     e->guard = (spinlock)SPINLOCK_INIT;
     return e;
 }

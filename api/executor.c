@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/fail.h"
 #include "sched/blocking.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -346,10 +347,8 @@ static weft_task *job_submit(struct weft_executor *ex, struct weft_task *self, v
 {
     struct runtime *rt = self->rt;
     struct weft_task *t = task_create(rt, worker_self(), deliver, NULL);
-    if (!t) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!t)
+        return fail_errno(ENOMEM);
     __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
     /* A job task never awaits: its own await node is free to retire the
      * count. Registered while nothing can finish the task yet. */
@@ -368,8 +367,7 @@ static weft_task *job_submit(struct weft_executor *ex, struct weft_task *self, v
         task_wake(t, JOB_WAIT);
         task_unref(t);
         task_unref(t);
-        errno = err;
-        return NULL;
+        return fail_errno(err);
     }
     return t;
 }
@@ -379,39 +377,27 @@ static weft_task *job_submit(struct weft_executor *ex, struct weft_task *self, v
 weft_task *weft_spawn_blocking(void *(*fn)(void *), void *arg)
 {
     struct weft_task *self = task_self();
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (!fn) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
+    if (!fn)
+        return fail_errno(EINVAL);
     struct weft_executor *ex = default_pool(self->rt);
-    if (!ex) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!ex)
+        return fail_errno(ENOMEM);
     return job_submit(ex, self, fn, arg);
 }
 
 weft_executor *weft_executor_create(unsigned max_workers)
 {
     struct weft_task *self = task_self();
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (max_workers == 0) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
+    if (max_workers == 0)
+        return fail_errno(EINVAL);
     struct executor *e = pools_of(self->rt);
     struct weft_executor *ex = e ? pool_new(self->rt, max_workers, false) : NULL;
-    if (!ex) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!ex)
+        return fail_errno(ENOMEM);
     pthread_mutex_lock(&e->lock);
     pool_link(e, ex);
     pthread_mutex_unlock(&e->lock);
@@ -421,14 +407,10 @@ weft_executor *weft_executor_create(unsigned max_workers)
 weft_task *weft_executor_submit(weft_executor *ex, void *(*fn)(void *), void *arg)
 {
     struct weft_task *self = task_self();
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (!ex || !fn || ex->rt != self->rt) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
+    if (!ex || !fn || ex->rt != self->rt)
+        return fail_errno(EINVAL);
     return job_submit(ex, self, fn, arg);
 }
 

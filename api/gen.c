@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "sched/overflow.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -157,15 +158,11 @@ static int gen_enter(struct weft_gen *g, struct weft_task **self)
 
 weft_gen *weft_gen_create(void *(*body)(weft_gen *g, void *arg), void *arg)
 {
-    if (!body) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!body)
+        return fail_errno(EINVAL);
     struct weft_gen *g = calloc(1, sizeof *g);
-    if (!g) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!g)
+        return fail_errno(ENOMEM);
     g->body = body;
     g->arg = arg;
     g->state = GEN_CREATED;

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -69,15 +70,11 @@ static void group_unref(struct weft_group *g)
 weft_group *weft_group_create(void)
 {
     struct weft_task *self = task_self();
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
     struct weft_group *g = calloc(1, sizeof *g);
-    if (!g) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!g)
+        return fail_errno(ENOMEM);
     g->lock = (spinlock)SPINLOCK_INIT;
     g->refs = 1;
     g->parent = self;
@@ -138,26 +135,19 @@ static void on_task_done(struct soon *s)
 weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 {
     struct weft_task *self = task_self();
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (!g || !fn || g->parent->rt != self->rt) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
+    if (!g || !fn || g->parent->rt != self->rt)
+        return fail_errno(EINVAL);
     struct group_child *c = malloc(sizeof *c);
-    if (!c) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!c)
+        return fail_errno(ENOMEM);
     spin_lock(&g->lock);
     /* asyncio: "TaskGroup is finished" / "is shutting down" */
     if ((g->exiting && g->ntasks == 0) || g->aborting) {
         spin_unlock(&g->lock);
         free(c);
-        errno = EINVAL;
-        return NULL;
+        return fail_errno(EINVAL);
     }
     /* Created under the lock and linked before it may run, so that an
      * abort on another worker cannot miss it. */
@@ -165,8 +155,7 @@ weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
     if (!t) {
         spin_unlock(&g->lock);
         free(c);
-        errno = ENOMEM;
-        return NULL;
+        return fail_errno(ENOMEM);
     }
     task_ref(t); /* the group's, until the callback has run */
     c->g = g;

@@ -27,9 +27,11 @@ static int begin(double timeout, struct weft_task **self, double *deadline)
     *self = task_self();
     if (!*self)
         return EPERM;
-    if (isnan(timeout) || (timeout < 0 && timeout != WEFT_FOREVER))
+    if (isnan(timeout))
         return EINVAL;
-    *deadline = timeout == WEFT_FOREVER ? -1 : runtime_now((*self)->rt) + timeout;
+    /* A timeout <= 0 has already expired: the deadline is now, or the
+     * clock's start (0), so that a wait fails at once; -1 is "none". */
+    *deadline = timeout == WEFT_FOREVER ? -1 : fmax(runtime_now((*self)->rt) + timeout, 0);
     return 0;
 }
 

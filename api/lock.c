@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -57,10 +58,8 @@ static void set_locked(struct weft_lock *l, bool locked)
 weft_lock *weft_lock_create(void)
 {
     struct weft_lock *l = calloc(1, sizeof *l);
-    if (!l) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!l)
+        return fail_errno(ENOMEM);
     l->guard = (spinlock)SPINLOCK_INIT;
     return l;
 }

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -112,8 +113,7 @@ weft_queue *weft_queue_create(size_t maxsize)
         q->items = malloc(cap * sizeof *q->items);
     if (!q || !q->items) {
         free(q);
-        errno = ENOMEM;
-        return NULL;
+        return fail_errno(ENOMEM);
     }
     q->lock = (spinlock)SPINLOCK_INIT;
     q->maxsize = maxsize;

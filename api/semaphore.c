@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -59,10 +60,8 @@ static void wake(struct weft_sem *s, struct waitnode *n)
 weft_sem *weft_sem_create(unsigned value)
 {
     struct weft_sem *s = calloc(1, sizeof *s);
-    if (!s) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!s)
+        return fail_errno(ENOMEM);
     s->guard = (spinlock)SPINLOCK_INIT;
     s->value = value;
     return s;

@@ -35,8 +35,9 @@ int weft_sleep(double seconds)
     if (err)
         return err;
     uint64_t seq = task_wait_begin(self);
-    struct timer *tm = task_timer_arm(self, runtime_now(self->rt) + seconds, seq);
-    if (!tm)
+    /* Forever needs no timer: only a cancellation ends it. */
+    struct timer *tm = NULL;
+    if (seconds != WEFT_FOREVER && !(tm = task_timer_arm(self, runtime_now(self->rt) + seconds, seq)))
         return ENOMEM;
     spin_lock(&self->lock);
     self->wait_kind = WAIT_WAKE;
@@ -47,8 +48,10 @@ int weft_sleep(double seconds)
     if (pending)
         task_wake(self, seq);
     task_suspend(self, SW_PARK);
-    timer_cancel(tm);
-    timer_release(tm);
+    if (tm) {
+        timer_cancel(tm);
+        timer_release(tm);
+    }
     return task_wait_end(self);
 }
 

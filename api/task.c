@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/check.h"
+#include "api/fail.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -17,21 +18,15 @@ weft_task *weft_spawn(void *(*fn)(void *), void *arg)
 {
     struct worker *here = worker_self();
     struct weft_task *self = here ? here->current : NULL;
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (!fn) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
+    if (!fn)
+        return fail_errno(EINVAL);
     struct weft_task *t = NULL;
     if (!self->rt->single || loop_reserve(self->rt) == 0)
         t = task_create(self->rt, here, fn, arg);
-    if (!t) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!t)
+        return fail_errno(ENOMEM);
     sched_ready_from(here, self->rt, t);
     return t;
 }

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "api/fail.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -58,7 +59,7 @@ static void timeout_unref(void *p)
 
 static bool bad_delay(double delay)
 {
-    return isnan(delay) || (delay < 0 && delay != WEFT_FOREVER);
+    return isnan(delay);
 }
 
 /* Timeout._on_timeout, if the arming is still the current one. The scope is
@@ -149,19 +150,13 @@ static int arm(struct weft_timeout *tm, double delay)
 weft_timeout *weft_timeout_enter(double delay)
 {
     struct weft_task *self = task_self();
-    if (!self) {
-        errno = EPERM;
-        return NULL;
-    }
-    if (bad_delay(delay)) {
-        errno = EINVAL;
-        return NULL;
-    }
+    if (!self)
+        return fail_errno(EPERM);
+    if (bad_delay(delay))
+        return fail_errno(EINVAL);
     struct weft_timeout *tm = calloc(1, sizeof *tm);
-    if (!tm) {
-        errno = ENOMEM;
-        return NULL;
-    }
+    if (!tm)
+        return fail_errno(ENOMEM);
     tm->lock = (spinlock)SPINLOCK_INIT;
     tm->refs = 1;
     tm->state = TM_ENTERED;
@@ -173,8 +168,7 @@ weft_timeout *weft_timeout_enter(double delay)
     int err = arm(tm, delay);
     if (err) {
         timeout_unref(tm);
-        errno = err;
-        return NULL;
+        return fail_errno(err);
     }
     tm->scope.outer = self->deadlines;
     self->deadlines = &tm->scope;

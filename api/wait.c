@@ -67,6 +67,8 @@ static void release_waiter(struct timer *tm)
 /* loop.call_later(timeout, _release_waiter, waiter) */
 static int arm_timeout(struct waiting *st, struct runtime *rt, double timeout)
 {
+    /* A timeout <= 0 is a deadline already past: it expires on the loop's
+     * next turn, as call_later's does. */
     st->timer = timer_new(runtime_now(rt) + timeout, release_waiter, NULL, 0);
     if (!st->timer)
         return ENOMEM;
@@ -129,7 +131,7 @@ static void on_completion(struct soon *s)
 
 static bool bad_timeout(double timeout)
 {
-    return isnan(timeout) || (timeout < 0 && timeout != WEFT_FOREVER);
+    return isnan(timeout);
 }
 
 int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double timeout, bool done[])
@@ -214,7 +216,7 @@ void *weft_wait_for(weft_task *t, double timeout)
         return WEFT_ERR(EINVAL);
     if (timeout == WEFT_FOREVER)
         return weft_await(t);
-    if (timeout == 0) {
+    if (timeout <= 0) {
         if (task_is_done(t))
             return result_of(t);
         err = cancel_and_wait(self, t);

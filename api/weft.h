@@ -16,6 +16,7 @@
 #ifndef WEFT_H
 #define WEFT_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,19 @@ int weft_error(const void *result);
  * so that `return weft_fail(EIO, "reading %s", path);` raises with a message. */
 void *weft_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define WEFT_FOREVER (-1.0) /* "no timeout" */
+/* Timeouts are seconds, as asyncio's: WEFT_FOREVER (+inf) waits forever, any
+ * timeout <= 0 has already expired (the call fails with ETIMEDOUT if it
+ * would have to wait), NaN is EINVAL. */
+#define WEFT_FOREVER INFINITY
+
+/* The error code that the calling task's last call answering NULL set errno
+ * to (weft_spawn, weft_queue_create, ...); errno itself outside a task.
+ * Read this, not errno, after such a call in a task: a task may resume on
+ * another thread after any await point, and code compiled with
+ * optimisation may go on reading the first thread's errno (its address is
+ * computed once). The same holds for every thread-local: never keep one,
+ * or its address, across an await point. */
+int weft_errno(void);
 
 /* asyncio.run: start the runtime, run main(arg) as the first task and return
  * its result. When main returns, every task still alive is cancelled and run
@@ -58,8 +71,9 @@ void *weft_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2,
 void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg);
 
 /* asyncio.create_task: schedule fn(arg) as a new task. The caller keeps
- * running until its next await point. NULL with errno set on failure
- * (EPERM outside a task, EINVAL for a NULL fn, ENOMEM). */
+ * running until its next await point. NULL on failure, with the code in
+ * weft_errno() and errno (EPERM outside a task, EINVAL for a NULL fn,
+ * ENOMEM). Every other call documented as "NULL + errno" reports the same way. */
 weft_task *weft_spawn(void *(*fn)(void *), void *arg);
 
 /* loop.run_in_executor(None, fn, arg): run fn on the blocking thread pool;
@@ -92,7 +106,7 @@ weft_task *weft_task_current(void);
 void weft_task_release(weft_task *t);
 
 /* asyncio.sleep (await point): 0, or ECANCELED. A delay <= 0 is weft_yield;
- * NaN is EINVAL. */
+ * WEFT_FOREVER sleeps until cancelled; NaN is EINVAL. */
 int weft_sleep(double seconds);
 
 /* asyncio.sleep(0) (await point): let every other ready task run once.

@@ -108,6 +108,8 @@ struct weft_task {
     uint64_t io_seq;          /* atomic: the wait a descriptor slot wakes (sched/poller.c) */
     struct weft_task *io_next; /* in a descriptor's queue of waiters (sched/poller.c) */
     char *message;            /* weft_fail's text, malloc'ed */
+    int last_errno;           /* what the last call that failed with NULL set errno to
+                                 (weft_errno): errno itself is per thread */
     uint64_t id;              /* "Task-<id>", as asyncio names them */
     struct weft_task *run_next; /* link in the runtime's overflow list */
     struct weft_task *host;   /* run inline on this task's stack (task_run_inline) */

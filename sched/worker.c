@@ -443,6 +443,9 @@ static void stop_searching(struct worker *w, bool *searching)
 
 static int64_t deadline_ns(double seconds_from_now)
 {
+    /* A far deadline (a timeout of 1e300 s) is a day at a time: the
+     * nanosecond count must not overflow. */
+    seconds_from_now = fmin(seconds_from_now, MAXIMUM_JUMP);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)(seconds_from_now * 1e9);

@@ -164,8 +164,13 @@ static void *reschedule(void *arg)
     check(at(7.5));
     check(weft_timeout_exit(tm) == ETIMEDOUT);
 
+    tm = weft_timeout_enter(10);
+    check(weft_timeout_reschedule(tm, -2) == 0); /* past already: the next loop turn */
+    check(weft_sleep(1) == ETIMEDOUT);
+    check(at(7.5));
+    check(weft_timeout_exit(tm) == ETIMEDOUT);
+
     tm = weft_timeout_enter(1);
-    check(weft_timeout_reschedule(tm, -2) == EINVAL);
     check(weft_timeout_reschedule(tm, NAN) == EINVAL);
     check(weft_timeout_reschedule(NULL, 1) == EINVAL);
     check(weft_sleep(2) == ETIMEDOUT); /* the bad calls left it armed */
@@ -416,9 +421,11 @@ static void *bad_arguments(void *arg)
 {
     (void)arg;
     errno = 0;
-    check(weft_timeout_enter(-2) == NULL && errno == EINVAL);
-    errno = 0;
-    check(weft_timeout_enter(NAN) == NULL && errno == EINVAL);
+    check(weft_timeout_enter(NAN) == NULL && errno == EINVAL && weft_errno() == EINVAL);
+    /* A delay <= 0 has expired already. */
+    weft_timeout *past = weft_timeout_enter(-2);
+    check(past && weft_sleep(1) == ETIMEDOUT);
+    check(weft_timeout_exit(past) == ETIMEDOUT);
     check(weft_timeout_exit(NULL) == EINVAL);
     check(!weft_timeout_expired(NULL));
     weft_timeout *tm = weft_timeout_enter(1);

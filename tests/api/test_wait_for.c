@@ -251,12 +251,20 @@ static void *bad_arguments(void *arg)
     struct job j = {.delay = 1, .value = 2};
     weft_task *t = weft_spawn(job, &j);
     check(weft_error(weft_wait_for(NULL, 1)) == EINVAL);
-    check(weft_error(weft_wait_for(t, -2)) == EINVAL);
     check(weft_error(weft_wait_for(t, NAN)) == EINVAL);
     check(weft_error(weft_wait_for(weft_task_current(), 1)) == EDEADLK);
     check(at(0) && !weft_task_done(t));
     check(weft_wait_for(t, 5) == (void *)2);
     weft_task_release(t);
+    /* A timeout <= 0 has expired already (asyncio: timeout <= 0 cancels a
+     * task that is not done); -1 is no longer "forever". */
+    for (double timeout = 0; timeout >= -2; timeout -= 1) {
+        t = weft_spawn(job, &j);
+        check(weft_error(weft_wait_for(t, timeout)) == ETIMEDOUT);
+        check(weft_task_cancelled(t));
+        weft_task_release(t);
+    }
+    check(at(1));
     return (void *)1;
 }
 

@@ -27,11 +27,24 @@ static void *bad_input_main(void *arg)
     check_rc(weft_read(-1, buf, sizeof buf, &n, WEFT_FOREVER), EBADF);
     check_rc(weft_write(-1, buf, sizeof buf, &n, WEFT_FOREVER), EBADF);
     check_rc(weft_read(0, NULL, 1, &n, WEFT_FOREVER), EINVAL);
-    check_rc(weft_read(0, buf, 1, &n, -2.0), EINVAL);
     check_rc(weft_read(0, buf, 1, &n, NAN), EINVAL);
     check_rc(weft_write(1, NULL, 1, &n, WEFT_FOREVER), EINVAL);
-    check_rc(weft_read_exactly(0, buf, 1, -0.5), EINVAL);
-    check_rc(weft_write_all(1, buf, 1, -0.5), EINVAL);
+    check_rc(weft_read_exactly(0, buf, 1, NAN), EINVAL);
+    check_rc(weft_write_all(1, buf, 1, NAN), EINVAL);
+    /* A timeout <= 0 has expired already: a call that would wait fails at
+     * once (-1.0 is not "forever": that is WEFT_FOREVER, +inf). */
+    int sv[2];
+    check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    check_rc(weft_read(sv[0], buf, 1, &n, -2.0), ETIMEDOUT);
+    check_rc(weft_read(sv[0], buf, 1, &n, -1.0), ETIMEDOUT);
+    check_rc(weft_read(sv[0], buf, 1, &n, 0), ETIMEDOUT);
+    check_rc(weft_read_exactly(sv[0], buf, 1, -INFINITY), ETIMEDOUT);
+    check_rc(weft_wait_fd(sv[0], WEFT_READABLE, -0.5), ETIMEDOUT);
+    check_rc(weft_write_all(sv[1], "x", 1, -1.0), 0); /* no need to wait */
+    check_rc(weft_read(sv[0], buf, 1, &n, -1.0), 0);
+    check(n == 1 && buf[0] == 'x');
+    weft_close(sv[0]);
+    weft_close(sv[1]);
     check_rc(weft_wait_fd(0, 0, WEFT_FOREVER), EINVAL);
     check_rc(weft_wait_fd(0, 4, WEFT_FOREVER), EINVAL);
     check_rc(weft_accept(0, NULL, WEFT_FOREVER), EINVAL);
