@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,7 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
     pthread_mutex_init(&rt->idle_lock, NULL);
     pthread_mutex_init(&rt->everyone_idle, NULL);
     rt->overflow_lock = (spinlock)SPINLOCK_INIT;
+    rt->timer_watch = INFINITY;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
         w->rt = rt;

@@ -53,6 +53,9 @@ struct worker {
     bool take_fifo;              /* after a yield, take from the deque's FIFO end */
     bool idle;                   /* in the idle set; under rt->idle_lock */
     bool polling;                /* parked in epoll_wait, not on its park; under rt->idle_lock */
+    bool watching;               /* the timer watcher: parked until watch_until for
+                                    other workers' timers (sched/worker.c); own field */
+    double watch_until;
     pthread_t thread;
     void *altstack;
 } __attribute__((aligned(CACHE_LINE)));
@@ -104,6 +107,7 @@ struct runtime {
     unsigned *idle_stack;
     unsigned nidle;       /* atomic reads */
     unsigned nsearching;  /* atomic */
+    double timer_watch;   /* atomic: the watcher's deadline, INFINITY when none */
 };
 
 /* The worker this thread is, or NULL. Not inline, and every caller in a

@@ -7,6 +7,7 @@
 #include "sched/timer.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "sched/task.h"
@@ -59,12 +60,20 @@ bool timer_cancel(struct timer *t)
     return did;
 }
 
+/* Publish the top's deadline after every change of the heap. */
+static void top_changed(struct timer_heap *h)
+{
+    double when = h->len ? h->items[0].when : INFINITY;
+    __atomic_store(&h->earliest, &when, __ATOMIC_RELAXED);
+}
+
 void timer_heap_init(struct timer_heap *h)
 {
     h->lock = (spinlock)SPINLOCK_INIT;
     h->items = NULL;
     h->len = h->cap = 0;
     h->cancelled = 0;
+    top_changed(h);
 }
 
 void timer_heap_destroy(struct timer_heap *h)
@@ -74,6 +83,7 @@ void timer_heap_destroy(struct timer_heap *h)
     free(h->items);
     h->items = NULL;
     h->len = h->cap = 0;
+    top_changed(h);
 }
 
 /* heapq._siftdown: move the item at pos up towards startpos. */
@@ -123,6 +133,8 @@ int timer_heap_push(struct timer_heap *h, struct timer *t)
     t->heap = h;
     h->items[h->len++] = (struct heap_entry){t->when, t};
     sift_down(h->items, 0, h->len - 1);
+    if (h->items[0].timer == t)
+        top_changed(h);
     return 0;
 }
 
@@ -138,6 +150,7 @@ struct timer *timer_heap_pop(struct timer_heap *h)
     top->scheduled = false;
     if (top->cancelled)
         h->cancelled--;
+    top_changed(h);
     return top;
 }
 
@@ -159,6 +172,7 @@ void timer_heap_prune(struct timer_heap *h)
         for (size_t i = kept / 2; i-- > 0;)
             sift_up(h->items, h->len, i);
         h->cancelled = 0;
+        top_changed(h);
         return;
     }
     while (h->len && h->items[0].timer->cancelled)

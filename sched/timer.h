@@ -5,7 +5,9 @@
  * and sift-up, comparing deadlines only), so timers with equal deadlines
  * come out in the order asyncio's loop would pop them: the single-thread
  * mode's output depends on it. In multi-thread mode each worker owns a heap
- * behind its own lock, which only that worker takes on the hot path.
+ * behind its own lock, which only that worker takes on the hot path; an idle
+ * worker reads another heap's earliest deadline without the lock and takes
+ * the lock to fire it when its owner is busy (sched/worker.c).
  */
 #ifndef SCHED_TIMER_H
 #define SCHED_TIMER_H
@@ -48,6 +50,8 @@ struct timer_heap {
     struct heap_entry *items;
     size_t len, cap;
     size_t cancelled; /* cancelled timers still in the heap (asyncio's count) */
+    double earliest;  /* atomic: items[0].when, INFINITY when empty; written under
+                         lock, read without it by other workers */
 };
 
 struct timer *timer_new(double when, timer_fire_fn *fire, struct weft_task *task, uint64_t seq);
@@ -64,6 +68,14 @@ struct timer *timer_heap_pop(struct timer_heap *h);          /* earliest; caller
 static inline struct timer *timer_heap_peek(const struct timer_heap *h)
 {
     return h->len ? h->items[0].timer : NULL;
+}
+/* The deadline at the top (a cancelled timer's, possibly), or INFINITY; a
+ * hint for other threads, exact under the heap's lock. */
+static inline double timer_heap_earliest(const struct timer_heap *h)
+{
+    double when;
+    __atomic_load(&h->earliest, &when, __ATOMIC_RELAXED);
+    return when;
 }
 /* asyncio's clean-up rule: with more than 100 timers, over half of them
  * cancelled, rebuild the heap from the live ones (heapify); otherwise pop

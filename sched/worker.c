@@ -22,10 +22,17 @@
  *    fences sequentially consistent, one of them sees the other.
  *
  * Timers: each worker has its own heap (sched/timer.h); a sleeping task's
- * timer goes on the heap of the worker it ran on, and that worker parks no
- * longer than its earliest deadline. Under virtual time the last worker to
- * go idle moves the clock to the earliest deadline of all heaps and fires
- * what expired.
+ * timer goes on the heap of the worker it ran on, and that worker fires it.
+ * But a worker can be busy in one long task while its timers come due, so
+ * any worker fires what expired on other heaps: every INJECT_CHECK_INTERVAL
+ * ticks, and whenever it finds no work. And one idle worker, the timer
+ * watcher, parks no longer than the earliest deadline of all heaps, which
+ * it publishes in rt->timer_watch: a push that makes an earlier deadline the
+ * top of its heap wakes an idle worker (which becomes the watcher when it
+ * parks again). The watcher that finds a task to run stops watching and
+ * hands the role on, so that it does not end with a busy worker. Under
+ * virtual time the last worker to go idle moves the clock to the earliest
+ * deadline of all heaps and fires what expired.
  *
  * The idle path is also where an I/O poller belongs: a parking worker will
  * poll instead of sleeping blindly once there is one.
@@ -199,6 +206,20 @@ static void poll_now(struct runtime *rt)
 
 /* --- timers --------------------------------------------------------------- */
 
+/* A deadline just became the top of a heap: if the watcher sleeps past it,
+ * or nobody watches, wake an idle worker to look (see the top of the file). */
+static void timer_watch_check(struct runtime *rt, double when)
+{
+    /* The new top is published (the heap's lock) before the watch is read;
+     * a parker publishes its watch before it reads the tops (park_deadline).
+     * Both sides fence, so one of them sees the other. */
+    full_fence();
+    double watch;
+    __atomic_load(&rt->timer_watch, &watch, __ATOMIC_RELAXED);
+    if (when < watch && __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) > 0)
+        wake_idle_worker(rt);
+}
+
 int sched_timer_add(struct runtime *rt, struct timer *tm)
 {
     struct worker *w = worker_self();
@@ -207,7 +228,10 @@ int sched_timer_add(struct runtime *rt, struct timer *tm)
         return ENOMEM;
     spin_lock(&h->lock);
     int err = timer_heap_push(h, tm);
+    bool top = err == 0 && h->items[0].timer == tm;
     spin_unlock(&h->lock);
+    if (top && rt->nworkers > 1 && !rt->virtual_time)
+        timer_watch_check(rt, tm->when);
     return err;
 }
 
@@ -272,6 +296,83 @@ static bool advance_virtual_clock(struct runtime *rt)
     return true;
 }
 
+/* The earliest deadline on the other workers' heaps (a hint: read without
+ * their locks), or INFINITY. */
+static double others_earliest(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    double when = INFINITY;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (&rt->workers[i] != w)
+            when = fmin(when, timer_heap_earliest(&rt->workers[i].timers));
+    return when;
+}
+
+/* Fire what expired on other workers' heaps, whose owners may be busy in a
+ * long task; their tasks wake here. Returns how many fired. */
+static unsigned fire_others(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    if (rt->nworkers == 1 || rt->virtual_time || others_earliest(w) == INFINITY)
+        return 0;
+    double now = runtime_now(rt);
+    unsigned fired = 0;
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        struct worker *v = &rt->workers[i];
+        if (v != w && timer_heap_earliest(&v->timers) < now + CLOCK_RESOLUTION)
+            fired += fire_expired(&v->timers, now);
+    }
+    return fired;
+}
+
+/* Withdraw w's published watch (unless another parker has replaced it). */
+static void unwatch(struct worker *w)
+{
+    w->watching = false;
+    double mine = w->watch_until, none = INFINITY;
+    __atomic_compare_exchange(&w->rt->timer_watch, &mine, &none, false, __ATOMIC_SEQ_CST,
+                              __ATOMIC_RELAXED);
+}
+
+/* The watcher found a task to run: give the role up, and if any timer is
+ * left, wake an idle worker to take it on when it parks. */
+static void stop_watching(struct worker *w)
+{
+    struct runtime *rt = w->rt;
+    unwatch(w);
+    if (fmin(others_earliest(w), timer_heap_earliest(&w->timers)) < INFINITY &&
+        __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) > 0)
+        wake_idle_worker(rt);
+}
+
+/* How long a parking worker may sleep: until its own earliest timer, or,
+ * as the watcher, until the earliest of all heaps when no other parked
+ * worker wakes before that. False: no deadline. */
+static bool park_deadline(struct worker *w, double *when)
+{
+    struct runtime *rt = w->rt;
+    if (w->watching)
+        unwatch(w); /* a stale watch would keep pushes from waking anyone */
+    double own = INFINITY;
+    earliest(&w->timers, &own);
+    *when = own;
+    double all = fmin(own, others_earliest(w)), watch;
+    __atomic_load(&rt->timer_watch, &watch, __ATOMIC_RELAXED);
+    while (all < watch) {
+        if (__atomic_compare_exchange(&rt->timer_watch, &watch, &all, false, __ATOMIC_SEQ_CST,
+                                      __ATOMIC_RELAXED)) {
+            w->watching = true;
+            w->watch_until = all;
+            /* Published before the tops are read again (timer_watch_check):
+             * a top pushed after this read finds the watch and wakes one. */
+            full_fence();
+            *when = fmin(all, fmin(own, others_earliest(w)));
+            break;
+        }
+    }
+    return *when < INFINITY;
+}
+
 static bool any_timer(struct runtime *rt)
 {
     double when;
@@ -324,9 +425,11 @@ static struct weft_task *find_local(struct worker *w)
     struct runtime *rt = w->rt;
     struct weft_task *t;
     if (++w->tick % INJECT_CHECK_INTERVAL == 0) {
-        /* Fairness: neither injected work nor due timers wait for an empty deque. */
+        /* Fairness: neither injected work nor due timers (ours, or those
+         * of a worker busy in a long task) wait for an empty deque. */
         if (!rt->virtual_time && w->timers.len)
             fire_expired(&w->timers, runtime_now(rt));
+        fire_others(w);
         if ((t = sched_take_shared(rt)))
             return t;
         poll_now(rt);
@@ -486,7 +589,7 @@ static bool park(struct worker *w)
         }
     }
     double when;
-    bool timed = !rt->virtual_time && earliest(&w->timers, &when);
+    bool timed = !rt->virtual_time && park_deadline(w, &when);
     if (polling) {
         double ms = timed ? ceil((when - runtime_now(rt)) * 1e3) : -1;
         poller_poll(rt, timed ? (ms > 0 ? (int)fmin(ms, 86400e3) : 0) : -1);
@@ -509,8 +612,12 @@ static void worker_loop(struct worker *w)
             }
             t = steal_any(w);
         }
+        if (!t && fire_others(w))
+            continue; /* what they woke is in our next-task slot */
         if (t) {
             stop_searching(w, &searching);
+            if (w->watching)
+                stop_watching(w);
             task_run(t);
             continue;
         }
