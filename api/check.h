@@ -10,8 +10,8 @@
 
 /* Sets *self to the running task. EPERM outside a task, EINVAL for a NULL
  * array or entry or a task of another runtime, EDEADLK if self is among
- * them; else 0. */
-int tasks_check(weft_task *const tasks[], size_t n, weft_task **self);
+ * them; else 0. A released handle aborts, naming call (api/handle.h). */
+int tasks_check(weft_task *const tasks[], size_t n, weft_task **self, const char *call);
 
 /* The distinct tasks of tasks[0..n), in order of first appearance (asyncio
  * keeps one future per distinct argument), into out[0..n); their number, or

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -27,6 +28,7 @@ struct weft_event {
     bool value; /* written under the guard, atomic reads */
     struct keepalive alive;
     struct waitlist waiters;
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 weft_event *weft_event_create(void)
@@ -35,11 +37,13 @@ weft_event *weft_event_create(void)
     if (!e)
         return fail_errno(ENOMEM);
     e->guard = (spinlock)SPINLOCK_INIT;
+    e->magic = HANDLE_LIVE(HANDLE_EVENT);
     return e;
 }
 
 void weft_event_set(weft_event *e)
 {
+    HANDLE_CHECK(e, HANDLE_EVENT, "weft_event_set");
     if (!e)
         return;
     struct waitchain woken;
@@ -57,6 +61,7 @@ void weft_event_set(weft_event *e)
 
 void weft_event_clear(weft_event *e)
 {
+    HANDLE_CHECK(e, HANDLE_EVENT, "weft_event_clear");
     if (!e)
         return;
     spin_lock(&e->guard);
@@ -66,11 +71,13 @@ void weft_event_clear(weft_event *e)
 
 bool weft_event_is_set(const weft_event *e)
 {
+    HANDLE_CHECK(e, HANDLE_EVENT, "weft_event_is_set");
     return e && __atomic_load_n(&e->value, __ATOMIC_RELAXED);
 }
 
 int weft_event_wait(weft_event *e)
 {
+    HANDLE_CHECK(e, HANDLE_EVENT, "weft_event_wait");
     if (!e)
         return EINVAL;
     struct weft_task *self = task_self();
@@ -93,8 +100,10 @@ int weft_event_wait(weft_event *e)
 
 void weft_event_destroy(weft_event *e)
 {
+    HANDLE_CHECK(e, HANDLE_EVENT, "weft_event_destroy");
     if (!e)
         return;
+    HANDLE_KILL(e, HANDLE_EVENT);
     spin_lock(&e->guard);
     bool last = keepalive_destroy(&e->alive);
     spin_unlock(&e->guard);

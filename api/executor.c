@@ -27,15 +27,30 @@
  * thread, up to their bound (ThreadPoolExecutor._adjust_thread_count); the
  * default pool's idle threads exit after KEEP_ALIVE seconds. Threads that
  * exited are joined by the next submit, the shutdown or the final drain.
+ *
+ * The final drain waits for running jobs no longer than the configured
+ * shutdown_timeout (asyncio 3.12's shutdown_default_executor(timeout)).
+ * Past it, weft_run names the jobs still running and leaves their threads
+ * behind, detached: the pool is then theirs, and the last of them frees it.
+ * Such a thread must not touch its job's task, which weft_run frees, so a
+ * thread hands its result over under the pool's lock, after checking that
+ * the pool has not been abandoned.
+ *
+ * Lock order: a pool's lock, then a task's lock (the handover's wake-up).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "sched/blocking.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -53,9 +68,10 @@ struct job {
 };
 
 struct pool_thread {
-    struct pool_thread *next;
+    struct pool_thread *next;      /* on the pool's list of live, or of exited, threads */
     struct weft_executor *pool;
     pthread_t id;
+    const struct job *running;     /* under the pool's lock: the job in fn, or NULL */
 };
 
 struct weft_executor {
@@ -69,9 +85,12 @@ struct weft_executor {
     unsigned nthreads, nidle;
     bool keep_alive;            /* idle threads exit after KEEP_ALIVE_SECONDS */
     bool shutdown;              /* no new jobs; threads exit once the queue is empty */
+    struct pool_thread *live;   /* threads started and not yet returned */
     struct pool_thread *exited; /* threads that returned, to be joined */
+    bool abandoned;             /* weft_run gave up waiting: the threads own the pool */
     struct future drained;      /* set by the last thread to exit after shutdown */
     struct weft_executor *next; /* the runtime's list of pools */
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 /* rt->blocking: the pools of one runtime, all of which the final drain frees. */
@@ -139,12 +158,20 @@ static void job_retired(struct waiter *w, struct weft_task *t)
     __atomic_sub_fetch(&t->rt->external, 1, __ATOMIC_ACQ_REL);
 }
 
-/* On a pool thread. */
-static void job_run(const struct job *j)
+/* On a pool thread, with the pool's lock held; returns with it held. */
+static void job_run(struct weft_executor *ex, struct pool_thread *me, const struct job *j)
 {
     struct weft_task *t = j->task;
-    if (!job_cancelled(t))
-        t->arg = j->fn(j->arg); /* deliver()'s argument, published by the wake-up */
+    bool run = !job_cancelled(t);
+    me->running = run ? j : NULL;
+    pthread_mutex_unlock(&ex->lock);
+    void *result = run ? j->fn(j->arg) : NULL;
+    pthread_mutex_lock(&ex->lock);
+    me->running = NULL;
+    if (ex->abandoned)
+        return; /* weft_run has returned: t is gone */
+    if (run)
+        t->arg = result; /* deliver()'s argument, published by the wake-up */
     task_wake(t, JOB_WAIT);
     task_unref(t);
 }
@@ -169,6 +196,21 @@ static bool wait_for_work(struct weft_executor *ex)
     return rc != ETIMEDOUT || ex->len > 0 || ex->shutdown;
 }
 
+/* The last thread of an abandoned pool frees it (lock held; released). */
+static void abandoned_thread_exit(struct weft_executor *ex, struct pool_thread *me)
+{
+    bool last = ex->nthreads == 0;
+    pthread_mutex_unlock(&ex->lock);
+    free(me);
+    if (!last)
+        return;
+    pthread_cond_destroy(&ex->gone);
+    pthread_cond_destroy(&ex->work);
+    pthread_mutex_destroy(&ex->lock);
+    free(ex->jobs);
+    free(ex);
+}
+
 static void *thread_main(void *arg)
 {
     struct pool_thread *me = arg;
@@ -177,14 +219,23 @@ static void *thread_main(void *arg)
     for (;;) {
         if (ex->len) {
             struct job j = queue_pop(ex);
-            pthread_mutex_unlock(&ex->lock);
-            job_run(&j);
-            pthread_mutex_lock(&ex->lock);
+            job_run(ex, me, &j);
         } else if (ex->shutdown || !wait_for_work(ex)) {
             break;
         }
     }
-    bool last = --ex->nthreads == 0 && ex->shutdown;
+    for (struct pool_thread **p = &ex->live; *p; p = &(*p)->next) {
+        if (*p == me) {
+            *p = me->next;
+            break;
+        }
+    }
+    --ex->nthreads;
+    if (ex->abandoned) {
+        abandoned_thread_exit(ex, me);
+        return NULL;
+    }
+    bool last = ex->nthreads == 0 && ex->shutdown;
     me->next = ex->exited;
     ex->exited = me;
     if (last)
@@ -203,11 +254,14 @@ static int thread_start(struct weft_executor *ex)
     if (!th)
         return ENOMEM;
     th->pool = ex;
+    th->running = NULL;
     int err = pthread_create(&th->id, NULL, thread_main, th);
     if (err) {
         free(th);
         return err;
     }
+    th->next = ex->live;
+    ex->live = th;
     pthread_setname_np(th->id, "weft-blocking");
     ex->nthreads++;
     return 0;
@@ -230,12 +284,13 @@ static struct weft_executor *pool_new(struct runtime *rt, unsigned max_threads, 
     struct weft_executor *ex = calloc(1, sizeof *ex);
     if (!ex)
         return NULL;
+    ex->magic = HANDLE_LIVE(HANDLE_EXECUTOR);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&ex->lock, NULL);
     pthread_cond_init(&ex->work, &attr);
-    pthread_cond_init(&ex->gone, NULL);
+    pthread_cond_init(&ex->gone, &attr);
     pthread_condattr_destroy(&attr);
     ex->rt = rt;
     ex->max_threads = max_threads;
@@ -252,6 +307,7 @@ static void pool_free(struct weft_executor *ex)
     pthread_cond_destroy(&ex->work);
     pthread_mutex_destroy(&ex->lock);
     free(ex->jobs);
+    HANDLE_KILL(ex, HANDLE_EXECUTOR);
     free(ex);
 }
 
@@ -406,6 +462,7 @@ weft_executor *weft_executor_create(unsigned max_workers)
 
 weft_task *weft_executor_submit(weft_executor *ex, void *(*fn)(void *), void *arg)
 {
+    HANDLE_CHECK(ex, HANDLE_EXECUTOR, "weft_executor_submit");
     struct weft_task *self = task_self();
     if (!self)
         return fail_errno(EPERM);
@@ -416,6 +473,7 @@ weft_task *weft_executor_submit(weft_executor *ex, void *(*fn)(void *), void *ar
 
 int weft_executor_shutdown(weft_executor *ex)
 {
+    HANDLE_CHECK(ex, HANDLE_EXECUTOR, "weft_executor_shutdown");
     struct weft_task *self = task_self();
     if (!self)
         return EPERM;
@@ -447,14 +505,47 @@ int weft_executor_shutdown(weft_executor *ex)
 
 /* --- the end of weft_run ------------------------------------------------------ */
 
-static void pool_drain(struct weft_executor *ex)
+/* Name a job left running (lock held). */
+static void report_stuck(const struct pool_thread *th, double waited)
+{
+    const struct job *j = th->running;
+    void *fn; /* ISO C has no cast from a function pointer to void * */
+    memcpy(&fn, &j->fn, sizeof fn);
+    Dl_info info;
+    const char *name = dladdr(fn, &info) && info.dli_sname ? info.dli_sname : "?";
+    fprintf(stderr,
+            "weft: weft_run: blocking job Task-%llu (%s at %p) still running after %g s; "
+            "leaving its thread behind\n",
+            (unsigned long long)j->task->id, name, fn, waited);
+}
+
+/* Wait until every thread of ex has exited, or `until`; true if they did.
+ * Else the pool is left to its threads (see the top of the file). */
+static bool pool_drain(struct weft_executor *ex, const struct timespec *until, double waited)
 {
     pthread_mutex_lock(&ex->lock);
     ex->shutdown = true;
     pthread_cond_broadcast(&ex->work);
-    while (ex->nthreads > 0)
-        pthread_cond_wait(&ex->gone, &ex->lock);
+    int rc = 0;
+    while (ex->nthreads > 0 && rc != ETIMEDOUT)
+        rc = until ? pthread_cond_timedwait(&ex->gone, &ex->lock, until)
+                   : pthread_cond_wait(&ex->gone, &ex->lock);
+    bool drained = ex->nthreads == 0;
+    struct pool_thread *exited = NULL;
+    if (!drained) {
+        ex->abandoned = true;
+        ex->len = 0; /* jobs never started: their tasks are gone with weft_run */
+        for (struct pool_thread *th = ex->live; th; th = th->next) {
+            if (th->running)
+                report_stuck(th, waited);
+            pthread_detach(th->id);
+        }
+        exited = ex->exited;
+        ex->exited = NULL;
+    }
     pthread_mutex_unlock(&ex->lock);
+    join_all(exited);
+    return drained;
 }
 
 void executor_drain_default(struct runtime *rt)
@@ -462,11 +553,24 @@ void executor_drain_default(struct runtime *rt)
     struct executor *e = rt->blocking;
     if (!e)
         return;
+    /* One deadline for all the pools. */
+    struct timespec until;
+    bool bounded = rt->shutdown_timeout < 1e9; /* beyond 30 years: forever */
+    if (bounded) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        double whole = floor(rt->shutdown_timeout);
+        until.tv_sec += (time_t)whole;
+        until.tv_nsec += (long)((rt->shutdown_timeout - whole) * 1e9);
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+    }
     while (e->pools) {
         struct weft_executor *ex = e->pools;
         e->pools = ex->next;
-        pool_drain(ex);
-        pool_free(ex);
+        if (pool_drain(ex, bounded ? &until : NULL, rt->shutdown_timeout))
+            pool_free(ex);
     }
     pthread_mutex_destroy(&e->lock);
     free(e);

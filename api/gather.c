@@ -96,7 +96,7 @@ static bool gather_cancel(struct future *outer)
 int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags)
 {
     struct weft_task *self;
-    int err = tasks_check(tasks, n, &self);
+    int err = tasks_check(tasks, n, &self, "weft_gather");
     if (err)
         return err;
     if (flags & ~WEFT_RETURN_EXCEPTIONS)

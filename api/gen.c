@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "sched/overflow.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -49,6 +50,7 @@ struct weft_gen {
     bool closing;                    /* aclose(): the body has been told ECANCELED */
     int resume_code;                 /* what weft_gen_yield returns: 0 or a thrown code */
     void *value;                     /* the value yielded, or what the body returned */
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 static void gen_entry(transfer_t from)
@@ -166,11 +168,13 @@ weft_gen *weft_gen_create(void *(*body)(weft_gen *g, void *arg), void *arg)
     g->body = body;
     g->arg = arg;
     g->state = GEN_CREATED;
+    g->magic = HANDLE_LIVE(HANDLE_GEN);
     return g;
 }
 
 int weft_gen_next(weft_gen *g, void **value)
 {
+    HANDLE_CHECK(g, HANDLE_GEN, "weft_gen_next");
     struct weft_task *self;
     int err = gen_enter(g, &self);
     if (err)
@@ -181,6 +185,7 @@ int weft_gen_next(weft_gen *g, void **value)
 
 int weft_gen_throw(weft_gen *g, int code, void **value)
 {
+    HANDLE_CHECK(g, HANDLE_GEN, "weft_gen_throw");
     if (!task_self())
         return EPERM;
     if (!g || code <= 0 || code > WEFT_MAX_ERRNO)
@@ -200,6 +205,7 @@ int weft_gen_throw(weft_gen *g, int code, void **value)
 
 int weft_gen_yield(weft_gen *g, void *value)
 {
+    HANDLE_CHECK(g, HANDLE_GEN, "weft_gen_yield");
     struct weft_task *self = task_self();
     if (!self)
         return EPERM;
@@ -224,6 +230,7 @@ int weft_gen_yield(weft_gen *g, void *value)
 
 void weft_gen_destroy(weft_gen *g)
 {
+    HANDLE_CHECK(g, HANDLE_GEN, "weft_gen_destroy");
     if (!g)
         return;
     if (g->state == GEN_RUNNING) {
@@ -250,5 +257,6 @@ void weft_gen_destroy(weft_gen *g)
 #endif
         }
     }
+    HANDLE_KILL(g, HANDLE_GEN); /* not before: the body's cleanup may still yield */
     free(g);
 }

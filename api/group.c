@@ -32,6 +32,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -57,6 +58,7 @@ struct weft_group {
     size_t ntasks;                   /* children whose callback has not run */
     struct group_child *head, *tail; /* those children, in spawn order */
     struct future completed;         /* _on_completed_fut */
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 static void group_unref(struct weft_group *g)
@@ -76,6 +78,7 @@ weft_group *weft_group_create(void)
     if (!g)
         return fail_errno(ENOMEM);
     g->lock = (spinlock)SPINLOCK_INIT;
+    g->magic = HANDLE_LIVE(HANDLE_GROUP);
     g->refs = 1;
     g->parent = self;
     task_ref(self);
@@ -134,6 +137,7 @@ static void on_task_done(struct soon *s)
 
 weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 {
+    HANDLE_CHECK(g, HANDLE_GROUP, "weft_group_spawn");
     struct weft_task *self = task_self();
     if (!self)
         return fail_errno(EPERM);
@@ -227,6 +231,7 @@ static bool await_children(struct weft_task *self, struct weft_group *g)
 
 int weft_group_wait(weft_group *g)
 {
+    HANDLE_CHECK(g, HANDLE_GROUP, "weft_group_wait");
     struct weft_task *self = task_self();
     if (!self)
         return EPERM;
@@ -260,6 +265,7 @@ int weft_group_wait(weft_group *g)
         }
     }
     int err = g->error ? g->error : propagate; /* errors have priority */
+    HANDLE_KILL(g, HANDLE_GROUP); /* the exit ends the scope; callbacks may hold it longer */
     group_unref(g);
     return err;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -29,6 +30,7 @@ struct weft_lock {
     bool locked; /* written under the guard, atomic reads */
     struct keepalive alive;
     struct waitlist waiters;
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 /* _wake_up_first, under the guard: the first waiter, picked, if it still
@@ -61,11 +63,13 @@ weft_lock *weft_lock_create(void)
     if (!l)
         return fail_errno(ENOMEM);
     l->guard = (spinlock)SPINLOCK_INIT;
+    l->magic = HANDLE_LIVE(HANDLE_LOCK);
     return l;
 }
 
 int weft_lock_acquire(weft_lock *l)
 {
+    HANDLE_CHECK(l, HANDLE_LOCK, "weft_lock_acquire");
     if (!l)
         return EINVAL;
     struct weft_task *self = task_self();
@@ -98,6 +102,7 @@ int weft_lock_acquire(weft_lock *l)
 
 int weft_lock_release(weft_lock *l)
 {
+    HANDLE_CHECK(l, HANDLE_LOCK, "weft_lock_release");
     if (!l)
         return EINVAL;
     spin_lock(&l->guard);
@@ -114,13 +119,16 @@ int weft_lock_release(weft_lock *l)
 
 bool weft_lock_locked(const weft_lock *l)
 {
+    HANDLE_CHECK(l, HANDLE_LOCK, "weft_lock_locked");
     return l && __atomic_load_n(&l->locked, __ATOMIC_RELAXED);
 }
 
 void weft_lock_destroy(weft_lock *l)
 {
+    HANDLE_CHECK(l, HANDLE_LOCK, "weft_lock_destroy");
     if (!l)
         return;
+    HANDLE_KILL(l, HANDLE_LOCK);
     spin_lock(&l->guard);
     bool last = keepalive_destroy(&l->alive);
     spin_unlock(&l->guard);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -35,6 +36,7 @@ struct weft_queue {
     size_t unfinished;      /* _unfinished_tasks */
     struct keepalive alive; /* tasks inside a wait keep the queue alive */
     struct waitlist getters, putters, joiners;
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 /* --- waking ------------------------------------------------------------- */
@@ -116,6 +118,7 @@ weft_queue *weft_queue_create(size_t maxsize)
         return fail_errno(ENOMEM);
     }
     q->lock = (spinlock)SPINLOCK_INIT;
+    q->magic = HANDLE_LIVE(HANDLE_QUEUE);
     q->maxsize = maxsize;
     q->cap = cap;
     return q;
@@ -190,6 +193,7 @@ static int put_locked(struct weft_queue *q, void *item, struct waitnode **wake)
 
 int weft_queue_put_nowait(weft_queue *q, void *item)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_put_nowait");
     if (!q)
         return EINVAL;
     struct waitnode *wake = NULL;
@@ -202,6 +206,7 @@ int weft_queue_put_nowait(weft_queue *q, void *item)
 
 int weft_queue_put(weft_queue *q, void *item)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_put");
     if (!q)
         return EINVAL;
     struct weft_task *self = task_self();
@@ -244,6 +249,7 @@ static int get_locked(struct weft_queue *q, void **item, struct waitnode **wake)
 
 int weft_queue_get_nowait(weft_queue *q, void **item)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_get_nowait");
     if (!q || !item)
         return EINVAL;
     struct waitnode *wake = NULL;
@@ -256,6 +262,7 @@ int weft_queue_get_nowait(weft_queue *q, void **item)
 
 int weft_queue_get(weft_queue *q, void **item)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_get");
     if (!q || !item)
         return EINVAL;
     struct weft_task *self = task_self();
@@ -288,11 +295,13 @@ int weft_queue_get(weft_queue *q, void **item)
 
 size_t weft_queue_size(const weft_queue *q)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_size");
     return q ? __atomic_load_n(&q->len, __ATOMIC_RELAXED) : 0;
 }
 
 void weft_queue_close(weft_queue *q)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_close");
     if (!q)
         return;
     struct waitchain woken;
@@ -308,6 +317,7 @@ void weft_queue_close(weft_queue *q)
 
 int weft_queue_task_done(weft_queue *q)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_task_done");
     if (!q)
         return EINVAL;
     struct waitchain woken;
@@ -326,6 +336,7 @@ int weft_queue_task_done(weft_queue *q)
 
 int weft_queue_join(weft_queue *q)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_join");
     if (!q)
         return EINVAL;
     struct weft_task *self = task_self();
@@ -347,8 +358,10 @@ int weft_queue_join(weft_queue *q)
 
 void weft_queue_destroy(weft_queue *q)
 {
+    HANDLE_CHECK(q, HANDLE_QUEUE, "weft_queue_destroy");
     if (!q)
         return;
+    HANDLE_KILL(q, HANDLE_QUEUE); /* the tasks inside a wait have passed their check */
     struct waitchain woken, joiners;
     waitchain_init(&woken);
     waitchain_init(&joiners);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
@@ -28,6 +29,7 @@ struct weft_sem {
     unsigned value;
     struct keepalive alive;
     struct waitlist waiters;
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 /* _wake_up_next, under the guard: the first waiter that still waits gets a
@@ -64,6 +66,7 @@ weft_sem *weft_sem_create(unsigned value)
         return fail_errno(ENOMEM);
     s->guard = (spinlock)SPINLOCK_INIT;
     s->value = value;
+    s->magic = HANDLE_LIVE(HANDLE_SEM);
     return s;
 }
 
@@ -75,6 +78,7 @@ static bool would_wait(const struct weft_sem *s)
 
 bool weft_sem_locked(const weft_sem *cs)
 {
+    HANDLE_CHECK(cs, HANDLE_SEM, "weft_sem_locked");
     if (!cs)
         return false;
     struct weft_sem *s = (struct weft_sem *)cs; /* never defined const: it is malloc'ed */
@@ -86,6 +90,7 @@ bool weft_sem_locked(const weft_sem *cs)
 
 int weft_sem_acquire(weft_sem *s)
 {
+    HANDLE_CHECK(s, HANDLE_SEM, "weft_sem_acquire");
     if (!s)
         return EINVAL;
     struct weft_task *self = task_self();
@@ -124,6 +129,7 @@ int weft_sem_acquire(weft_sem *s)
 
 int weft_sem_release(weft_sem *s)
 {
+    HANDLE_CHECK(s, HANDLE_SEM, "weft_sem_release");
     if (!s)
         return EINVAL;
     spin_lock(&s->guard);
@@ -140,8 +146,10 @@ int weft_sem_release(weft_sem *s)
 
 void weft_sem_destroy(weft_sem *s)
 {
+    HANDLE_CHECK(s, HANDLE_SEM, "weft_sem_destroy");
     if (!s)
         return;
+    HANDLE_KILL(s, HANDLE_SEM);
     spin_lock(&s->guard);
     bool last = keepalive_destroy(&s->alive);
     spin_unlock(&s->guard);

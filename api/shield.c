@@ -51,7 +51,7 @@ static void inner_done(struct soon *s)
 void *weft_shield(weft_task *t)
 {
     struct weft_task *self;
-    int err = tasks_check(&t, 1, &self);
+    int err = tasks_check(&t, 1, &self, "weft_shield");
     if (err)
         return WEFT_ERR(err);
     if (task_is_done(t)) {

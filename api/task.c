@@ -10,6 +10,7 @@
 
 #include "api/check.h"
 #include "api/fail.h"
+#include "api/handle.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -83,7 +84,10 @@ void *weft_await(weft_task *t)
     struct weft_task *self = here ? here->current : NULL;
     if (!self)
         return WEFT_ERR(EPERM);
-    if (!t || t->rt != self->rt)
+    if (!t)
+        return WEFT_ERR(EINVAL);
+    TASK_HANDLE_CHECK(t, "weft_await");
+    if (t->rt != self->rt)
         return WEFT_ERR(EINVAL);
     if (t == self)
         return WEFT_ERR(EDEADLK);
@@ -108,23 +112,33 @@ void *weft_await(weft_task *t)
 
 bool weft_cancel(weft_task *t)
 {
-    return t && task_cancel(t);
+    if (!t)
+        return false;
+    TASK_HANDLE_CHECK(t, "weft_cancel");
+    return task_cancel(t);
 }
 
 bool weft_task_done(const weft_task *t)
 {
-    return t && task_is_done(t);
+    if (!t)
+        return false;
+    TASK_HANDLE_CHECK(t, "weft_task_done");
+    return task_is_done(t);
 }
 
 bool weft_task_cancelled(const weft_task *t)
 {
-    return t && task_is_done(t) && t->cancelled;
+    if (!t)
+        return false;
+    TASK_HANDLE_CHECK(t, "weft_task_cancelled");
+    return task_is_done(t) && t->cancelled;
 }
 
 void *weft_task_result(const weft_task *t)
 {
     if (!t)
         return WEFT_ERR(EINVAL);
+    TASK_HANDLE_CHECK(t, "weft_task_result");
     if (!task_is_done(t))
         return WEFT_ERR(EAGAIN);
     task_mark_retrieved((weft_task *)t);
@@ -133,7 +147,10 @@ void *weft_task_result(const weft_task *t)
 
 const char *weft_task_message(const weft_task *t)
 {
-    if (!t || !task_is_done(t))
+    if (!t)
+        return NULL;
+    TASK_HANDLE_CHECK(t, "weft_task_message");
+    if (!task_is_done(t))
         return NULL;
     int code = weft_error(t->result);
     if (!code)
@@ -148,12 +165,16 @@ weft_task *weft_task_current(void)
 
 void weft_task_release(weft_task *t)
 {
-    if (t)
-        task_unref(t);
+    if (!t)
+        return;
+    HANDLE_CHECK(t, HANDLE_TASK, "weft_task_release");
+    if (__atomic_exchange_n(&t->released, true, __ATOMIC_ACQ_REL))
+        handle_misuse("weft_task_release", HANDLE_TASK, HANDLE_FREED(HANDLE_TASK));
+    task_unref(t);
 }
 
 /* Arguments every call over an array of tasks checks the same way. */
-int tasks_check(weft_task *const tasks[], size_t n, weft_task **self)
+int tasks_check(weft_task *const tasks[], size_t n, weft_task **self, const char *call)
 {
     *self = task_self();
     if (!*self)
@@ -161,7 +182,10 @@ int tasks_check(weft_task *const tasks[], size_t n, weft_task **self)
     if (n && !tasks)
         return EINVAL;
     for (size_t i = 0; i < n; i++) {
-        if (!tasks[i] || tasks[i]->rt != (*self)->rt)
+        if (!tasks[i])
+            return EINVAL;
+        TASK_HANDLE_CHECK(tasks[i], call);
+        if (tasks[i]->rt != (*self)->rt)
             return EINVAL;
         if (tasks[i] == *self)
             return EDEADLK;

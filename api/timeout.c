@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "api/fail.h"
+#include "api/handle.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -39,6 +40,7 @@ struct weft_timeout {
     struct timer *timer;    /* the current call_at arming; under lock */
     struct weft_task *task; /* referenced */
     unsigned cancelling;    /* task->num_cancels on entry (Timeout._cancelling) */
+    uint32_t magic; /* api/handle.h; last: past what malloc reuses */
 };
 
 /* A call_soon arming: lives until the loop runs it. */
@@ -158,6 +160,7 @@ weft_timeout *weft_timeout_enter(double delay)
     if (!tm)
         return fail_errno(ENOMEM);
     tm->lock = (spinlock)SPINLOCK_INIT;
+    tm->magic = HANDLE_LIVE(HANDLE_TIMEOUT);
     tm->refs = 1;
     tm->state = TM_ENTERED;
     tm->task = self;
@@ -177,6 +180,7 @@ weft_timeout *weft_timeout_enter(double delay)
 
 int weft_timeout_reschedule(weft_timeout *tm, double delay)
 {
+    HANDLE_CHECK(tm, HANDLE_TIMEOUT, "weft_timeout_reschedule");
     if (!task_self())
         return EPERM;
     if (!tm || bad_delay(delay))
@@ -189,6 +193,7 @@ int weft_timeout_reschedule(weft_timeout *tm, double delay)
 
 bool weft_timeout_expired(const weft_timeout *tm)
 {
+    HANDLE_CHECK(tm, HANDLE_TIMEOUT, "weft_timeout_expired");
     return tm && __atomic_load_n(&tm->state, __ATOMIC_RELAXED) == TM_EXPIRING;
 }
 
@@ -211,6 +216,7 @@ static int take_back_cancel(struct weft_timeout *tm)
 
 int weft_timeout_exit(weft_timeout *tm)
 {
+    HANDLE_CHECK(tm, HANDLE_TIMEOUT, "weft_timeout_exit");
     struct weft_task *self = task_self();
     if (!self)
         return EPERM;
@@ -222,6 +228,7 @@ int weft_timeout_exit(weft_timeout *tm)
     bool fired = tm->state == TM_EXPIRING;
     spin_unlock(&tm->lock);
     int err = fired ? take_back_cancel(tm) : 0;
+    HANDLE_KILL(tm, HANDLE_TIMEOUT); /* armings may hold it a little longer */
     timeout_unref(tm);
     return err;
 }

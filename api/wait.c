@@ -137,7 +137,7 @@ static bool bad_timeout(double timeout)
 int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double timeout, bool done[])
 {
     struct weft_task *self;
-    int err = tasks_check(tasks, n, &self);
+    int err = tasks_check(tasks, n, &self, "weft_wait");
     if (err)
         return err;
     if (n == 0 || bad_timeout(timeout) ||
@@ -209,7 +209,7 @@ static void *result_of(struct weft_task *t)
 void *weft_wait_for(weft_task *t, double timeout)
 {
     struct weft_task *self;
-    int err = tasks_check(&t, 1, &self);
+    int err = tasks_check(&t, 1, &self, "weft_wait_for");
     if (err)
         return WEFT_ERR(err);
     if (bad_timeout(timeout))

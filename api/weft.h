@@ -32,12 +32,18 @@ typedef struct weft_task weft_task;
 
 typedef struct weft_config {
     unsigned workers;      /* 0: $WEFT_WORKERS if set, else one per online CPU; 1: single-thread mode */
-    size_t stack_size;     /* fiber stack in bytes; 0: default (256 KiB), rounded up to pages */
+    size_t stack_size;     /* fiber stack in bytes; 0: default (256 KiB); rounded up to pages,
+                              and to 16 KiB at least; over 1 GiB is EINVAL */
     bool virtual_time;     /* the clock starts at 0 and jumps to the next timer whenever no
                               task can run; also turned on by WEFT_VIRTUAL_TIME=1 */
     bool stealing;         /* with workers = 1: run the work-stealing scheduler on one
                               worker instead of single-thread mode (no asyncio order; for
                               measuring the scheduler itself); also WEFT_STEALING=1 */
+    double shutdown_timeout; /* seconds weft_run waits at its end for blocking jobs still
+                              running (asyncio's shutdown_default_executor(timeout));
+                              0: 300, as asyncio.run; WEFT_FOREVER: no bound. Past it,
+                              weft_run names each such job on stderr and returns, leaving
+                              its thread running; negative or NaN is EINVAL */
 } weft_config;
 
 #define WEFT_ERR(code) ((void *)(intptr_t)-(intptr_t)(code))

@@ -24,6 +24,7 @@
 #define MIN_STACK_SIZE (16 * 1024)
 #define MAX_STACK_SIZE ((size_t)1 << 30)
 #define MAX_WORKERS 1024
+#define DEFAULT_SHUTDOWN_TIMEOUT 300.0 /* asyncio.run's THREAD_JOIN_TIMEOUT (3.12) */
 
 static __thread struct worker *self_worker;
 
@@ -228,8 +229,13 @@ static int configure(struct runtime *rt, const weft_config *cfg)
         return EINVAL;
     if (!c.stack_size)
         c.stack_size = DEFAULT_STACK_SIZE;
-    if (c.stack_size < MIN_STACK_SIZE || c.stack_size > MAX_STACK_SIZE)
+    if (c.stack_size > MAX_STACK_SIZE)
         return EINVAL;
+    if (c.stack_size < MIN_STACK_SIZE)
+        c.stack_size = MIN_STACK_SIZE; /* rounded up, as the header says */
+    if (isnan(c.shutdown_timeout) || c.shutdown_timeout < 0)
+        return EINVAL;
+    rt->shutdown_timeout = c.shutdown_timeout ? c.shutdown_timeout : DEFAULT_SHUTDOWN_TIMEOUT;
     rt->nworkers = c.workers;
     rt->single = c.workers == 1 && !c.stealing && !env_flag("WEFT_STEALING");
     rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");

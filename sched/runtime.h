@@ -95,6 +95,7 @@ struct runtime {
                              workers (blocking jobs, I/O); 0 with nothing
                              runnable and no timers is a deadlock */
     bool deadlock_reported;
+    double shutdown_timeout;    /* weft_config's: how long weft_run waits for blocking jobs */
     struct executor *blocking;  /* atomic: the blocking pools, made on first use
                                    (api/executor.c; drained by weft_run) */
     struct callback stop_cb;    /* single-thread: stops the loop */

@@ -71,6 +71,7 @@ struct weft_task *task_create(struct runtime *rt, struct worker *here, void *(*f
     t->arg = arg;
     t->rt = rt;
     t->refs = 2; /* the caller's handle, and the runtime's until the task is done */
+    t->magic = TASK_MAGIC_LIVE;
     t->lock = (spinlock)SPINLOCK_INIT;
     t->state = TASK_NEW;
     t->waiters_tail = &t->waiters;
@@ -113,6 +114,7 @@ void task_free(struct weft_task *t)
         report_unretrieved(t);
     if (t->message)
         free(t->message);
+    __atomic_store_n(&t->magic, TASK_MAGIC_FREED, __ATOMIC_RELAXED);
     task_dealloc(t);
 }
 

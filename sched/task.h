@@ -36,6 +36,11 @@ struct future;
 
 enum task_state { TASK_NEW, TASK_STARTED, TASK_DONE };
 
+/* A task's magic word (api/handle.h checks it on every public call): past
+ * the struct's first 16 bytes, which malloc's free lists reuse. */
+#define TASK_MAGIC_LIVE 0x7765004cu
+#define TASK_MAGIC_FREED 0x776500dfu
+
 /* What a suspended task waits on (asyncio's Task._fut_waiter). */
 enum wait_kind {
     WAIT_NONE,  /* running, ready, or yielding: cancel sets must_cancel */
@@ -90,6 +95,8 @@ struct weft_task {
     struct fiber_side side;
     uint64_t waitword;        /* atomic: seq << 2 | W_* */
     int refs;                 /* atomic; see weft.h for who holds them */
+    uint32_t magic;           /* TASK_MAGIC_LIVE, TASK_MAGIC_FREED once freed (api/handle.h) */
+    bool released;            /* atomic: the handle weft_spawn returned was released */
     spinlock lock;
     unsigned char state;      /* enum task_state; atomic reads */
     unsigned char action;     /* enum switch_action */

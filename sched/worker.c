@@ -427,7 +427,7 @@ static struct weft_task *find_local(struct worker *w)
     if (++w->tick % INJECT_CHECK_INTERVAL == 0) {
         /* Fairness: neither injected work nor due timers (ours, or those
          * of a worker busy in a long task) wait for an empty deque. */
-        if (!rt->virtual_time && w->timers.len)
+        if (!rt->virtual_time && timer_heap_earliest(&w->timers) < INFINITY)
             fire_expired(&w->timers, runtime_now(rt));
         fire_others(w);
         if ((t = sched_take_shared(rt)))
@@ -436,8 +436,8 @@ static struct weft_task *find_local(struct worker *w)
     }
     if ((t = take_own(w)))
         return t;
-    if (!rt->virtual_time && w->timers.len && fire_expired(&w->timers, runtime_now(rt)) &&
-        (t = take_own(w)))
+    if (!rt->virtual_time && timer_heap_earliest(&w->timers) < INFINITY &&
+        fire_expired(&w->timers, runtime_now(rt)) && (t = take_own(w)))
         return t;
     if ((t = sched_take_shared(rt)))
         return t;

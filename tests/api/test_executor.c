@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../child.h"
 #include "../harness.h"
 
 #define ITEM(i) ((void *)(intptr_t)(i))
@@ -422,6 +423,97 @@ static void test_job_left_running(void **state)
     }
 }
 
+/* ---- a job that never returns: weft_run's wait at its end is bounded ---- */
+
+static sem_t stuck_go;
+static int stuck_started, stuck_finished; /* atomic */
+
+static void *stuck_job(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&stuck_started, 1, __ATOMIC_RELEASE);
+    while (sem_wait(&stuck_go) != 0)
+        ;
+    __atomic_store_n(&stuck_finished, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *leaves_a_stuck_job(void *arg)
+{
+    (void)arg;
+    weft_task *t = weft_spawn_blocking(stuck_job, NULL); /* Task-2 */
+    check(t != NULL);
+    yield_until(&stuck_started, 1);
+    return (void *)1;
+}
+
+static int threads_of_this_process(void)
+{
+    int n = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* In a child: weft_run returns after its bound although the job still runs
+ * (the child's alarm fails the test if it hangs); then the job is let go,
+ * and its thread, left behind, frees the pool and exits. */
+static void stuck_child(void *arg)
+{
+    unsigned workers = *(unsigned *)arg;
+    int before = threads_of_this_process(); /* a sanitizer may have one of its own */
+    alarm(60);
+    sem_init(&stuck_go, 0, 0);
+    const weft_config cfg = {.workers = workers, .shutdown_timeout = 0.2};
+    void *r = weft_run(leaves_a_stuck_job, NULL, &cfg);
+    if (r != (void *)1 || __atomic_load_n(&stuck_finished, __ATOMIC_ACQUIRE))
+        _exit(2);
+    sem_post(&stuck_go);
+    while (threads_of_this_process() > before) {
+        struct timespec ms = {.tv_nsec = 1000 * 1000};
+        nanosleep(&ms, NULL); /* polling the thread count: the left thread is detached */
+    }
+    _exit(__atomic_load_n(&stuck_finished, __ATOMIC_ACQUIRE) ? 0 : 3);
+}
+
+static void test_stuck_job_bounded(void **state)
+{
+    (void)state;
+    for (unsigned workers = 1; workers <= 2; workers++) {
+        int status = 0;
+        char *text = run_child(stuck_child, &workers, &status);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+            !strstr(text, "weft: weft_run: blocking job Task-2 (") ||
+            !strstr(text, "still running after 0.2 s"))
+            fail_msg("workers=%u: expected exit 0 and a report of Task-2; got %s %d, stderr:\n%s",
+                     workers, WIFSIGNALED(status) ? "signal" : "exit status",
+                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), text);
+        free(text);
+    }
+}
+
+static void *bad_shutdown_timeout(void *arg)
+{
+    (void)arg;
+    return (void *)1;
+}
+
+static void test_shutdown_timeout_config(void **state)
+{
+    (void)state;
+    weft_config cfg = {.workers = 1, .shutdown_timeout = -1};
+    assert_int_equal(weft_error(weft_run(bad_shutdown_timeout, NULL, &cfg)), EINVAL);
+    cfg.shutdown_timeout = NAN;
+    assert_int_equal(weft_error(weft_run(bad_shutdown_timeout, NULL, &cfg)), EINVAL);
+    cfg.shutdown_timeout = WEFT_FOREVER;
+    assert_ptr_equal(weft_run(bad_shutdown_timeout, NULL, &cfg), (void *)1);
+}
+
 /* ---- the deadlock rule once the last outside wake-up is gone ---- */
 
 static void *deadlock_after_job(void *arg)
@@ -530,6 +622,8 @@ int main(void)
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_shutdown_cancelled_and_leftovers),
         cmocka_unit_test(test_job_left_running),
+        cmocka_unit_test(test_stuck_job_bounded),
+        cmocka_unit_test(test_shutdown_timeout_config),
         cmocka_unit_test(test_deadlock_after_job),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_stress),

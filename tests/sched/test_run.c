@@ -163,7 +163,17 @@ static void test_run_bad_config(void **state)
     assert_true(weft_error(r) == EINVAL || weft_error(r) == ENOMEM);
     assert_int_equal(bad_main_ran, 0);
 
+    /* Too small is rounded up, as the header says, not refused. */
+    for (size_t size = 1; size < 64 * 1024; size = size * 7 + 1) {
+        cfg = (weft_config){.workers = 1, .stack_size = size};
+        bad_main_ran = 0;
+        r = weft_run(mark_ran, (void *)1, &cfg);
+        assert_ptr_equal(r, (void *)1);
+        assert_int_equal(bad_main_ran, 1);
+    }
+
     cfg = (weft_config){.workers = UINT_MAX};
+    bad_main_ran = 0;
     r = weft_run(mark_ran, NULL, &cfg);
     assert_int_not_equal(weft_error(r), 0);
     assert_int_equal(bad_main_ran, 0);
