@@ -112,7 +112,8 @@ weft_task *weft_task_current(void);
 void weft_task_release(weft_task *t);
 
 /* asyncio.sleep (await point): 0, or ECANCELED. A delay <= 0 is weft_yield;
- * WEFT_FOREVER sleeps until cancelled; NaN is EINVAL. */
+ * WEFT_FOREVER sleeps until cancelled; NaN is EINVAL; ENOMEM, at once, when
+ * no memory is left for its timer (asyncio raises MemoryError there). */
 int weft_sleep(double seconds);
 
 /* asyncio.sleep(0) (await point): let every other ready task run once.
