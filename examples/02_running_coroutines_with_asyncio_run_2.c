@@ -51,13 +51,13 @@ static void *read_file(void *arg)
 
     weft_executor *pool = weft_executor_create(default_pool_size());
     if (!pool)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     FILE *f = fopen(path, "r");
     if (!f) {
         content = WEFT_ERR(errno);
     } else {
         weft_task *job = weft_executor_submit(pool, read_all, f);
-        content = job ? weft_await(job) : WEFT_ERR(errno);
+        content = job ? weft_await(job) : WEFT_ERR(errno); /* TODO(weft_errno) */
         weft_task_release(job);
         fclose(f);
     }

@@ -33,7 +33,7 @@ static void *async_main(void *arg)
     weft_task *task1 = weft_spawn(fetch, &a);
     weft_task *task2 = weft_spawn(fetch, &b);
     if (!task1 || !task2)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
 
     /* Wait for both to complete */
     const char *result1 = weft_await(task1);

@@ -37,7 +37,7 @@ static void *async_main(void *arg)
         fetches[i] = (struct fetch){.url = urls[i], .delay = i * 0.5};
         tasks[i] = weft_spawn(fetch, &fetches[i]);
         if (!tasks[i])
-            return WEFT_ERR(errno);
+            return WEFT_ERR(errno); /* TODO(weft_errno) */
     }
 
     /* Run all concurrently, results in same order as input */

@@ -21,7 +21,7 @@ static void *async_main(void *arg)
     (void)arg;
     weft_task *task = weft_spawn(slow_operation, NULL);
     if (!task)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     void *result = weft_wait_for(task, 2.0);
     weft_task_release(task);
     if (weft_error(result) == ETIMEDOUT)

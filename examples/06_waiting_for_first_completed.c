@@ -35,7 +35,7 @@ static void *async_main(void *arg)
     for (int i = 0; i < N; i++) {
         tasks[i] = weft_spawn(fetch, &fetches[i]);
         if (!tasks[i])
-            return WEFT_ERR(errno);
+            return WEFT_ERR(errno); /* TODO(weft_errno) */
     }
 
     /* Wait for first to complete */

@@ -37,7 +37,7 @@ static void *async_main(void *arg)
     (void)arg;
     weft_gen *resource = weft_gen_create(managed_resource, "database");
     if (!resource)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     int rc = weft_with_gen(resource, use_resource, NULL, NULL);
     return rc ? WEFT_ERR(rc) : NULL;
 }

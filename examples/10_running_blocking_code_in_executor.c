@@ -41,7 +41,7 @@ static void *async_main(void *arg)
     /* Run in default executor (thread pool) */
     weft_task *job = weft_spawn_blocking(blocking_io, NULL);
     if (!job)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     const char *result1 = weft_await(job);
     weft_task_release(job);
     if (weft_error(result1))
@@ -51,9 +51,9 @@ static void *async_main(void *arg)
     /* Run in custom executor */
     weft_executor *pool = weft_executor_create(4);
     if (!pool)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     job = weft_executor_submit(pool, cpu_bound, &sum);
-    const uint64_t *result2 = job ? weft_await(job) : WEFT_ERR(errno);
+    const uint64_t *result2 = job ? weft_await(job) : WEFT_ERR(errno); /* TODO(weft_errno) */
     weft_task_release(job);
     if (!weft_error(result2))
         say("%llu", (unsigned long long)*result2);

@@ -37,7 +37,7 @@ static void *async_main(void *arg)
     (void)arg;
     weft_gen *g = weft_gen_create(async_range, &five);
     if (!g)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     while ((rc = weft_gen_next(g, &num)) == 0)
         say("%d", (int)(intptr_t)num);
     weft_gen_destroy(g);
@@ -49,7 +49,7 @@ static void *async_main(void *arg)
     size_t len = 1;
     g = weft_gen_create(async_range, &three);
     if (!g)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     while ((rc = weft_gen_next(g, &num)) == 0)
         len += (size_t)snprintf(results + len, sizeof results - len, "%s%d", len > 1 ? ", " : "",
                                 (int)(intptr_t)num);

@@ -29,7 +29,7 @@ static void *async_main(void *arg)
     (void)arg;
     weft_task *task = weft_spawn(failing_task, NULL);
     if (!task)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     if (weft_error(weft_await(task)) == EINVAL)
         say("Caught exception: %s", weft_task_message(task));
     weft_task_release(task);
@@ -39,7 +39,7 @@ static void *async_main(void *arg)
     enum { N = sizeof tasks / sizeof tasks[0] };
     void *results[N];
     if (!tasks[0] || !tasks[1])
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
     int rc = weft_gather(tasks, N, results, WEFT_RETURN_EXCEPTIONS);
     if (rc)
         return WEFT_ERR(rc);

@@ -24,7 +24,7 @@ static void *async_main(void *arg)
     (void)arg;
     weft_task *task = weft_spawn(long_running, NULL);
     if (!task)
-        return WEFT_ERR(errno);
+        return WEFT_ERR(errno); /* TODO(weft_errno) */
 
     weft_sleep(3);
     weft_cancel(task);
