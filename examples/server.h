@@ -198,6 +198,7 @@ static inline bool server_out_of_resources(int err)
 static inline int server_take_permit(struct server *s)
 {
     if (weft_sem_locked(s->permits)) {
+        /* Relaxed: a statistic, which orders nothing else. */
         if (__atomic_fetch_add(&s->fulls, 1, __ATOMIC_RELAXED) == 0)
             fprintf(stderr, "accept: %u connections open, the cap; the next ones wait\n",
                     s->max_conns);

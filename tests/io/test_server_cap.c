@@ -26,6 +26,8 @@ struct live {
     int now, most; /* atomic */
 };
 
+/* Relaxed throughout: the counts are read for themselves, and the test reads
+ * `most` only after a round trip with the task that last raised it. */
 static void counting_echo(int fd, void *ctx)
 {
     struct live *l = ctx;
