@@ -141,7 +141,7 @@ static inline bool http_answer_all(struct http_input *in, struct http_output *ou
 {
     bool keep = true;
     int err = 0;
-    struct http_request r;
+    struct http_request r = {0}; /* read only after HTTP_REQUEST, which fills it */
     enum http_next next;
     while (keep && !err && (next = http_input_next(in, &r)) != HTTP_NEED_MORE) {
         keep = http_answer(out, next, &r, &err);
