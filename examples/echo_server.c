@@ -3,9 +3,10 @@
  * connection, on every worker (WEFT_WORKERS=N). The code reads like blocking
  * code; each weft_read and weft_write_all parks only its own task.
  *
- *   echo_server [--port N] [--host ADDR]     (port 8080 by default; 0: any)
+ *   echo_server [--port N] [--host ADDR] [--max-conn N]
  *
- * SIGINT or SIGTERM stops it cleanly: no new connections, the open ones are
+ * Port 8080 by default (0: any); --max-conn caps the connections served at
+ * once (examples/server.h). SIGINT or SIGTERM stops it cleanly: no new connections, the open ones are
  * cancelled and closed, exit status 0 (examples/server.h).
  */
 #include "server.h"

@@ -16,6 +16,19 @@
  * retry calls accept itself rather than waiting for readiness, since the
  * queued connection will not announce itself a second time.
  *
+ * A cap on connections (max_conns, the programs' --max-conn N) makes the
+ * loop stop accepting while N connection tasks are alive: it takes one of N
+ * permits (a weft_sem) before each accept, and each connection task gives its
+ * permit back once it has closed its descriptor. The connections beyond the
+ * cap wait in the kernel's listen queue and are served, in order, as others
+ * end. We chose that over accepting and closing at once because a burst just
+ * above the cap is then served late rather than failed, a connection over the
+ * cap costs no descriptor and no work, and a cap set below the descriptor
+ * limit keeps the server out of EMFILE. What it costs is that a client beyond
+ * the cap sees a connection that the kernel accepted but nobody answers yet;
+ * the servers' own timeouts (the HTTP header deadline, the idle timeouts)
+ * bound how long each permit can be held, and so that wait.
+ *
  * Shutdown is cancellation: cancelling the accept loop's task makes it
  * close the listening socket, cancel every connection task (their next or
  * current await point answers ECANCELED), wait until each has finished and
@@ -27,6 +40,8 @@
 #define WEFT_EXAMPLE_SERVER_H
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,11 +69,15 @@ struct server {
     server_serve_fn *serve;
     void *ctx;
     double backoff_min, backoff_max; /* seconds, between accepts that ran out */
+    unsigned max_conns;              /* connection tasks alive at once; 0: no cap */
     weft_event *overloaded;          /* optional: set when an accept runs out */
+    weft_event *full;                /* optional: set when the loop waits at max_conns */
     /* Counters, readable by other tasks. */
     unsigned long accepted;          /* atomic */
     unsigned long overloads;         /* atomic: accepts that ran out of something */
-    /* The accept loop's own. */
+    unsigned long fulls;             /* atomic: times the loop waited at max_conns */
+    /* The accept loop's own, but for the permits that connection tasks give back. */
+    weft_sem *permits;               /* max_conns of them; NULL without a cap */
     struct server_conn **conns;
     size_t nconns, cap;
 };
@@ -91,6 +110,8 @@ static inline void *server_conn_main(void *arg)
     int fd = c->fd;
     __atomic_store_n(&c->fd, -1, __ATOMIC_RELEASE);
     weft_close(fd);
+    if (c->server->permits) /* after the close: the cap bounds descriptors too */
+        weft_sem_release(c->server->permits);
     return NULL;
 }
 
@@ -138,8 +159,9 @@ static inline int server_start_conn(struct server *s, int fd)
     *c = (struct server_conn){.server = s, .fd = fd};
     c->task = weft_spawn(server_conn_main, c);
     if (!c->task) {
+        int err = weft_errno(); /* not errno: this task may have moved threads */
         free(c);
-        return errno;
+        return err;
     }
     s->conns[s->nconns++] = c;
     __atomic_add_fetch(&s->accepted, 1, __ATOMIC_RELAXED);
@@ -162,11 +184,29 @@ static inline void server_stop(struct server *s)
     free(s->conns);
     s->conns = NULL;
     s->nconns = s->cap = 0;
+    if (s->permits) /* no connection task is left to give one back */
+        weft_sem_destroy(s->permits);
+    s->permits = NULL;
 }
 
 static inline bool server_out_of_resources(int err)
 {
     return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* Await point: a permit for one more connection, waiting at the cap for a
+ * connection task to end (the first time, says so on stderr). */
+static inline int server_take_permit(struct server *s)
+{
+    if (weft_sem_locked(s->permits)) {
+        /* Relaxed: a statistic, which orders nothing else. */
+        if (__atomic_fetch_add(&s->fulls, 1, __ATOMIC_RELAXED) == 0)
+            fprintf(stderr, "accept: %u connections open, the cap; the next ones wait\n",
+                    s->max_conns);
+        if (s->full)
+            weft_event_set(s->full);
+    }
+    return weft_sem_acquire(s->permits);
 }
 
 /* The accept loop, a task: serves until cancelled, then stops everything
@@ -175,17 +215,28 @@ static inline void *server_accept_loop(void *arg)
 {
     struct server *s = arg;
     double backoff = 0;
-    int err;
-    for (;;) {
+    bool permit = false; /* taken for the next connection */
+    int err = 0;
+    if (s->max_conns && !(s->permits = weft_sem_create(s->max_conns)))
+        err = weft_errno();
+    while (!err) {
+        if (s->permits && !permit) {
+            if ((err = server_take_permit(s)) != 0)
+                break;
+            permit = true;
+        }
         int fd;
         err = weft_accept(s->listen_fd, &fd, WEFT_FOREVER);
         if (err == 0) {
             if (backoff > 0)
                 fprintf(stderr, "accept: serving again\n");
             backoff = 0;
-            if ((err = server_start_conn(s, fd)) != 0) {
+            if ((err = server_start_conn(s, fd)) == 0) {
+                permit = false; /* the connection task gives it back */
+            } else {
                 weft_close(fd); /* the client sees the connection closed */
                 fprintf(stderr, "accept: cannot start a connection task: %s\n", strerror(err));
+                err = 0;
             }
             continue;
         }
@@ -211,12 +262,27 @@ static inline void *server_accept_loop(void *arg)
 
 /* --- the program around it: options and signals ---------------------------------- */
 
+/* A program's own option beside --port, --host and --max-conn; it takes a value. */
+struct server_option {
+    const char *name; /* "--header-timeout" */
+    const char *arg;  /* the value's name in the usage: "S" */
+    const char *help; /* the rest of its line in the usage */
+    bool (*set)(const char *value, void *ctx); /* false: a bad value */
+};
+
 struct server_program {
-    const char *name;
-    const char *host;    /* NULL: every address */
-    uint16_t port;
+    /* Set by the program. */
+    uint16_t default_port;
     server_serve_fn *serve;
-    void *ctx;
+    void *ctx;                           /* for serve() and the options' set() */
+    const struct server_option *options; /* noptions of them */
+    size_t noptions;
+    /* Set from the command line. */
+    const char *name;
+    const char *host; /* NULL: every address */
+    uint16_t port;
+    unsigned max_conns;
+    /* While it runs. */
     int sigfd;
     weft_task *accept_task;
     bool failed_to_listen;
@@ -250,10 +316,11 @@ static inline void *server_program_main(void *arg)
     }
     struct server s;
     server_init(&s, fd, p->serve, p->ctx);
+    s.max_conns = p->max_conns;
     p->accept_task = weft_spawn(server_accept_loop, &s);
     weft_task *signals = p->accept_task ? weft_spawn(server_signal_task, p) : NULL;
     if (!signals) {
-        err = errno;
+        err = weft_errno();
         if (p->accept_task) {
             weft_cancel(p->accept_task);
             weft_await(p->accept_task);
@@ -271,60 +338,118 @@ static inline void *server_program_main(void *arg)
     return result;
 }
 
-static inline void server_usage(const char *name, uint16_t default_port)
+static inline void server_usage(const struct server_program *p)
 {
     fprintf(stderr,
-            "usage: %s [--port N] [--host ADDR]\n"
-            "  --port N     TCP port (default %u; 0: any free port, printed on stderr)\n"
-            "  --host ADDR  address to listen on (default: every address)\n"
-            "WEFT_WORKERS=N picks the number of worker threads.\n",
-            name, (unsigned)default_port);
+            "usage: %s [--port N] [--host ADDR] [--max-conn N]%s\n"
+            "  --port N           TCP port (default %u; 0: any free port, printed on stderr)\n"
+            "  --host ADDR        address to listen on (default: every address)\n"
+            "  --max-conn N       connections served at once; the next ones wait to be\n"
+            "                     accepted (default 0: no cap)\n",
+            p->name, p->noptions ? " [OPTION VALUE]..." : "", (unsigned)p->default_port);
+    for (size_t i = 0; i < p->noptions; i++) {
+        char synopsis[64];
+        snprintf(synopsis, sizeof synopsis, "%s %s", p->options[i].name, p->options[i].arg);
+        fprintf(stderr, "  %-18s %s\n", synopsis, p->options[i].help);
+    }
+    fprintf(stderr, "WEFT_WORKERS=N picks the number of worker threads.\n");
+}
+
+/* A whole decimal number from 0 to max. */
+static inline bool server_parse_count(const char *text, unsigned long max, unsigned long *value)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || *end || !(*text >= '0' && *text <= '9') || v > max)
+        return false;
+    *value = v;
+    return true;
+}
+
+/* A number of seconds, more than 0 and finite. */
+static inline bool server_parse_seconds(const char *text, double *value)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || *end || end == text || !(v > 0) || !isfinite(v))
+        return false;
+    *value = v;
+    return true;
+}
+
+/* Reads the command line into p: -1 to go on and serve, else the exit
+ * status (0 after --help, 2 after a bad option or value). */
+static inline int server_parse_args(struct server_program *p, int argc, char **argv)
+{
+    p->name = argv[0];
+    p->port = p->default_port;
+    for (int i = 1; i < argc; i++) {
+        const char *option = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        const struct server_option *own = NULL;
+        for (size_t k = 0; k < p->noptions && !own; k++)
+            if (strcmp(option, p->options[k].name) == 0)
+                own = &p->options[k];
+        unsigned long number;
+        bool good;
+        if (!value || !(own || strcmp(option, "--port") == 0 || strcmp(option, "--host") == 0 ||
+                        strcmp(option, "--max-conn") == 0)) {
+            server_usage(p);
+            return strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0 ? 0 : 2;
+        } else if (own) {
+            good = own->set(value, p->ctx);
+        } else if (strcmp(option, "--port") == 0) {
+            if ((good = server_parse_count(value, 65535, &number)))
+                p->port = (uint16_t)number;
+        } else if (strcmp(option, "--max-conn") == 0) {
+            if ((good = server_parse_count(value, UINT_MAX, &number)))
+                p->max_conns = (unsigned)number;
+        } else {
+            good = true;
+            p->host = value;
+        }
+        if (!good) {
+            fprintf(stderr, "%s: bad value '%s' for %s\n", argv[0], value, option);
+            return 2;
+        }
+        i++;
+    }
+    return -1;
 }
 
 /* Parses the options, blocks SIGINT and SIGTERM, serves until one arrives.
  * The exit status for main(). */
-static inline int server_main(int argc, char **argv, uint16_t default_port,
-                              server_serve_fn *serve, void *ctx)
+static inline int server_program_run(struct server_program *p, int argc, char **argv)
 {
-    struct server_program p = {.name = argv[0], .port = default_port, .serve = serve,
-                               .ctx = ctx};
-    for (int i = 1; i < argc; i++) {
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
-        if (strcmp(argv[i], "--port") == 0 && value) {
-            errno = 0;
-            unsigned long port = strtoul(value, &end, 10);
-            if (errno || *end || !*value || port > 65535) {
-                fprintf(stderr, "%s: bad port '%s'\n", argv[0], value);
-                return 2;
-            }
-            p.port = (uint16_t)port;
-            i++;
-        } else if (strcmp(argv[i], "--host") == 0 && value) {
-            p.host = value;
-            i++;
-        } else {
-            server_usage(argv[0], default_port);
-            return strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? 0 : 2;
-        }
-    }
+    int status = server_parse_args(p, argc, argv);
+    if (status >= 0)
+        return status;
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     int err = pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (err || (p.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+    if (err || (p->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
         fprintf(stderr, "%s: signalfd: %s\n", argv[0], strerror(err ? err : errno));
         return 1;
     }
-    void *result = weft_run(server_program_main, &p, NULL);
-    close(p.sigfd);
+    void *result = weft_run(server_program_main, p, NULL);
+    close(p->sigfd);
     if (weft_error(result)) {
-        if (!p.failed_to_listen)
+        if (!p->failed_to_listen)
             fprintf(stderr, "%s: %s\n", argv[0], strerror(weft_error(result)));
         return 1;
     }
     return 0;
+}
+
+/* server_program_run for a program with no options of its own. */
+static inline int server_main(int argc, char **argv, uint16_t default_port,
+                              server_serve_fn *serve, void *ctx)
+{
+    struct server_program p = {.default_port = default_port, .serve = serve, .ctx = ctx};
+    return server_program_run(&p, argc, argv);
 }
 
 #endif
