@@ -3,12 +3,13 @@
 # Included from CMakeLists.txt; registers nothing, with a note, where clang cannot
 # link a libFuzzer program (scripts/deps installs clang and libfuzzer-14-dev).
 #
-#   weft_add_fuzzer(<name> SOURCES <file>... [LIBS <link argument>...] CORPUS <dir>)
+#   weft_add_fuzzer(<name> SOURCES <file>... [LIBS <link argument>...] CORPUS <dir>
+#                   [RUNS <n>])
 #
 # builds tests/fuzz/<name>.c and SOURCES (paths from the repository root, which is
 # on the include path with api/) with -fsanitize=fuzzer,address,undefined into
 # build/<preset>/tests/<name>, and runs it from the seed corpus CORPUS
-# (tests/fuzz/run.sh: WEFT_FUZZ_RUNS inputs, a fixed seed, nothing written to the
+# (tests/fuzz/run.sh: RUNS inputs, else WEFT_FUZZ_RUNS, a fixed seed, nothing written to the
 # source tree). CONTRIBUTING.md says how to run one for longer.
 if(NOT WEFT_BUILD_TESTS)
     return()
@@ -39,7 +40,10 @@ if(NOT WEFT_FUZZ_WORKS)
 endif()
 
 function(weft_add_fuzzer name)
-    cmake_parse_arguments(PARSE_ARGV 1 arg "" "CORPUS" "SOURCES;LIBS")
+    cmake_parse_arguments(PARSE_ARGV 1 arg "" "CORPUS;RUNS" "SOURCES;LIBS")
+    if(NOT arg_RUNS)
+        set(arg_RUNS ${WEFT_FUZZ_RUNS})
+    endif()
     set(bin "${PROJECT_BINARY_DIR}/tests/${name}")
     set(sources "${PROJECT_SOURCE_DIR}/tests/fuzz/${name}.c")
     foreach(src ${arg_SOURCES})
@@ -58,9 +62,19 @@ function(weft_add_fuzzer name)
     add_test(NAME fuzz/${test}
         COMMAND sh "${PROJECT_SOURCE_DIR}/tests/fuzz/run.sh" "${bin}"
             "${PROJECT_BINARY_DIR}/tests/${name}.corpus" "${PROJECT_SOURCE_DIR}/${arg_CORPUS}"
-            ${WEFT_FUZZ_RUNS})
+            ${arg_RUNS})
     set_tests_properties(fuzz/${test} PROPERTIES LABELS fuzz TIMEOUT 300)
 endfunction()
 
 # The HTTP example's request parser, examples/http_parse.h: a header, no weft.
 weft_add_fuzzer(fuzz_http_parse CORPUS tests/fuzz/corpus/http)
+
+# The public API's argument checking: the whole library built with clang, and each
+# input a weft_run (about 2,000 a second), so fewer inputs than the parser's.
+set(weft_fuzz_library_sources ${WEFT_SOURCES})
+list(TRANSFORM weft_fuzz_library_sources REPLACE "^${PROJECT_SOURCE_DIR}/" "")
+weft_add_fuzzer(fuzz_api_args
+    SOURCES ${weft_fuzz_library_sources}
+    LIBS ${WEFT_FCONTEXT_OBJECTS} -lck -pthread -lm
+    CORPUS tests/fuzz/corpus/api_args
+    RUNS 10000)
