@@ -1,6 +1,8 @@
 /*
  * Fiber stacks: carved from large mappings, each with a guard region below
- * it, recycled through a per-worker cache in front of a shared pool.
+ * it, recycled through a per-worker cache in front of a shared pool. Every
+ * mapping of every pool is on one process-wide list, so that a fault in any
+ * guard can be recognised from a signal handler.
  */
 #ifndef SCHED_STACK_H
 #define SCHED_STACK_H
@@ -8,6 +10,25 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * The guard below each stack. A frame larger than what is left of its stack
+ * moves the stack pointer past the guard in one step, and its first write
+ * lands as far below as the frame is large: unless the compiler probes large
+ * frames page by page (-fstack-clash-protection), a guard catches only the
+ * frames that end inside it, and a larger frame writes into the stack of
+ * another task. So the guard is sized for large frames, not for one page:
+ * 1 MiB, the gap Linux itself has kept below a growing stack since Stack
+ * Clash (stack_guard_gap, 256 pages), which catches any frame up to 1 MiB
+ * plus what was left of the stack. What it costs is address space (100,000
+ * stacks of the default 256 KiB take 125 GiB of a process's 128 TiB; nothing
+ * is committed, the mapping is MAP_NORESERVE and a guard page is never
+ * backed) and, with MADV_GUARD_INSTALL, the page tables that hold the guard
+ * markers: 4 KiB for each 2 MiB of slots, about 2.5 KiB a stack at 256 KiB
+ * (0.6 KiB with the 64 KiB guard this replaced). An mprotect guard costs one
+ * mapping whatever its size.
+ */
+#define STACK_GUARD_BYTES ((size_t)1 << 20)
 
 struct stack {
     struct stack *next;  /* free-list link while pooled */
@@ -21,7 +42,7 @@ struct stack {
 struct stack_pool {
     pthread_mutex_t lock;
     struct stack *free;
-    struct stack_chunk *chunks;
+    struct stack_chunk *chunks; /* this pool's, linked by their `link` */
     size_t stack_size;   /* usable bytes per stack */
     size_t slot_size;    /* guard + stack, page multiple */
     int guard_mode;      /* how guards are made; see stack.c */
@@ -48,6 +69,10 @@ static inline void *stack_top(const struct stack *s)
 
 /* True if addr is in the guard region below s (a stack overflow). */
 bool stack_guard_hit(const struct stack *s, const void *addr);
+
+/* True if addr is in the guard region of any stack of any pool in the
+ * process. Async-signal-safe: takes no lock. */
+bool stack_guard_hit_any(const void *addr);
 
 /* For stacks the kernel would not guard: true if the canary at the bottom
  * was overwritten. */
