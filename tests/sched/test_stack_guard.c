@@ -2,13 +2,15 @@
  * A frame bigger than what is left of its stack moves the stack pointer in
  * one step, past the guard page-by-page overflow would hit first: without
  * -fstack-clash-protection the compiler does not probe the pages in between,
- * so the frame's first write lands wherever the distance takes it. With a
- * 64 KiB stack, frames of 100 to 400 KiB that write their lowest 2 KiB (the
- * far end from the frame base) must still hit a guard: the process aborts
- * (SIGABRT) after printing "stack overflow" and the task's name, and the
- * stack of a task suspended next to it is untouched. A frame that jumps over
- * its own guard (STACK_GUARD_BYTES, from sched/stack.h) into the guard of the
- * next stack down must be reported as well, saying it hit a guard.
+ * so the frame's first write lands wherever the distance takes it (this file
+ * is built with -fno-stack-clash-protection, for compilers that default to
+ * probing). With a 64 KiB stack, frames of 100 to 400 KiB that write their
+ * lowest 2 KiB (the far end from the frame base) must still hit a guard: the
+ * process aborts (SIGABRT) after printing "stack overflow" and the task's
+ * name, and the stack of a task suspended next to it is untouched. A frame
+ * that jumps over its own guard (STACK_GUARD_BYTES, from sched/stack.h) into
+ * the guard of the next stack down must be reported as well, saying it hit a
+ * guard.
  *
  * Two tasks: the overflower (Task-2) starts first, so that the neighbour
  * (Task-3), which starts next, is given the slot just below it in the stack
