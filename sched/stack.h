@@ -15,20 +15,27 @@
  * The guard below each stack. A frame larger than what is left of its stack
  * moves the stack pointer past the guard in one step, and its first write
  * lands as far below as the frame is large: unless the compiler probes large
- * frames page by page (-fstack-clash-protection), a guard catches only the
- * frames that end inside it, and a larger frame writes into the stack of
- * another task. So the guard is sized for large frames, not for one page:
- * 1 MiB, the gap Linux itself has kept below a growing stack since Stack
- * Clash (stack_guard_gap, 256 pages), which catches any frame up to 1 MiB
- * plus what was left of the stack. What it costs is address space (100,000
- * stacks of the default 256 KiB take 125 GiB of a process's 128 TiB; nothing
- * is committed, the mapping is MAP_NORESERVE and a guard page is never
- * backed) and, with MADV_GUARD_INSTALL, the page tables that hold the guard
- * markers: 4 KiB for each 2 MiB of slots, about 2.5 KiB a stack at 256 KiB
- * (0.6 KiB with the 64 KiB guard this replaced). An mprotect guard costs one
- * mapping whatever its size.
+ * frames page by page (-fstack-clash-protection, which weft.pc asks for), a
+ * guard catches only the frames that end inside it, and a larger frame
+ * writes into the stack of another task. So the guard is sized for large
+ * frames, not for one page: 512 KiB catches any frame up to 512 KiB plus
+ * what was left of the stack (frames of a few hundred KiB are the ones that
+ * turn up in C: I/O buffers, big structs), and a frame larger still mostly
+ * lands in another slot's guard, which the SIGSEGV handler reports too.
+ *
+ * A guard is not free, which is why it is no larger. Its address space is
+ * (at the default 256 KiB stack, 100,000 stacks take 75 GiB of a process's
+ * 128 TiB, none of it committed: MAP_NORESERVE, and a guard page is never
+ * backed), and so is an mprotect guard (one mapping whatever its size). But
+ * MADV_GUARD_INSTALL writes a marker into the page-table entry of each guard
+ * page: every 4 KiB of guard is a PTE written when its chunk is mapped and
+ * cleared when it is unmapped, in page tables that take 4 KiB per 2 MiB of
+ * slots. Measured with 100,000 suspended tasks at 256 KiB, against a 64 KiB
+ * guard: page tables 150 MB at 512 KiB and 251 MB at 1 MiB (63 MB at
+ * 64 KiB); the idle benchmark's wall time 1.6-1.7x and 2.1-2.6x, the timers
+ * benchmark's cpu time 1.25-1.3x and 1.4-1.5x.
  */
-#define STACK_GUARD_BYTES ((size_t)1 << 20)
+#define STACK_GUARD_BYTES ((size_t)512 << 10)
 
 struct stack {
     struct stack *next;  /* free-list link while pooled */
