@@ -10,7 +10,9 @@
  * name, and the stack of a task suspended next to it is untouched. A frame
  * that jumps over its own guard (STACK_GUARD_BYTES, from sched/stack.h) into
  * the guard of the next stack down must be reported as well, saying it hit a
- * guard.
+ * guard. A write into a guard from a thread that runs no task has no task
+ * to blame: weft says it hit a guard and leaves the fault to the handler
+ * that was there before (here the default: death by SIGSEGV).
  *
  * Two tasks: the overflower (Task-2) starts first, so that the neighbour
  * (Task-3), which starts next, is given the slot just below it in the stack
@@ -28,6 +30,8 @@
  * frames' shadow is mapped like any other, and weft's handler is installed
  * over theirs.
  */
+#include <pthread.h>
+
 #include "sched/stack.h"
 #include "stack_child.h"
 
@@ -207,12 +211,61 @@ static void test_frame_past_own_guard(void **state)
         "guard");
 }
 
+static void *write_at(void *addr)
+{
+    *(volatile char *)addr = 1;
+    return NULL;
+}
+
+/* Has a plain thread write 4 KiB below this stack's lowest byte. */
+static void *stray_writer(void *arg)
+{
+    volatile char here = 0;
+    pthread_t thread;
+
+    (void)arg;
+    uintptr_t below = (uintptr_t)&here - STACK_BYTES - 4096;
+    if (pthread_create(&thread, NULL, write_at, (void *)below) == 0)
+        pthread_join(thread, NULL);
+    return NULL;
+}
+
+static void *run_stray_writer(void *arg)
+{
+    weft_task *t = weft_spawn(stray_writer, arg);
+
+    weft_await(t);
+    weft_task_release(t);
+    return NULL;
+}
+
+static void test_guard_hit_outside_tasks(void **state)
+{
+    int status = 0;
+    char how[32];
+
+    (void)state;
+    if (RUNNING_ON_VALGRIND)
+        skip();
+    char *text = run_child(run_stray_writer, NULL, 1, STACK_BYTES, &status);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+        fail_msg("expected death by SIGSEGV, got %s; stderr:\n%s", ending(status, how, sizeof how),
+                 text);
+    if (!strstr(text, "fault in the guard of a fiber stack"))
+        fail_msg("stderr should say the fault was in a stack's guard; it was:\n%s", text);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_frame_100k), cmocka_unit_test(test_frame_140k),
-        cmocka_unit_test(test_frame_180k), cmocka_unit_test(test_frame_200k),
-        cmocka_unit_test(test_frame_400k), cmocka_unit_test(test_frame_past_own_guard),
+        cmocka_unit_test(test_frame_100k),
+        cmocka_unit_test(test_frame_140k),
+        cmocka_unit_test(test_frame_180k),
+        cmocka_unit_test(test_frame_200k),
+        cmocka_unit_test(test_frame_400k),
+        cmocka_unit_test(test_frame_past_own_guard),
+        cmocka_unit_test(test_guard_hit_outside_tasks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
