@@ -1,8 +1,12 @@
 /*
- * Stack overflow reports (see overflow.h). The handler only reads the
- * faulting thread's own worker, so no registry of stacks is needed: a fault
- * that is not in the running task's guard goes to whatever handler was there
- * before (by restoring it and returning, so the instruction faults again).
+ * Stack overflow reports (see overflow.h). The task to blame is the one
+ * running on the faulting thread's worker. A fault in its own guard is the
+ * usual overflow; a fault in the guard of another stack (found on the stack
+ * module's lock-free list of chunks) is a frame larger than the guard that
+ * jumped over its own, and is blamed on the running task too, since only the
+ * running task moves its stack pointer. Any other fault goes to whatever
+ * handler was there before (by restoring it and returning, so the
+ * instruction faults again).
  */
 #include "sched/overflow.h"
 
@@ -38,14 +42,25 @@ static void put_number(unsigned long long v)
     put(p);
 }
 
-void overflow_report(const struct weft_task *t)
+/* "weft: stack overflow in task Task-<id><how> (stack of <n> bytes; raise
+ * weft_config.stack_size<advice>)", then abort. */
+__attribute__((noreturn)) static void report(const struct weft_task *t, const char *how,
+                                             const char *advice)
 {
     put("weft: stack overflow in task Task-");
     put_number(t->id);
+    put(how);
     put(" (stack of ");
     put_number(t->stack ? t->stack->size : 0);
-    put(" bytes; raise weft_config.stack_size)\n");
+    put(" bytes; raise weft_config.stack_size");
+    put(advice);
+    put(")\n");
     abort();
+}
+
+void overflow_report(const struct weft_task *t)
+{
+    report(t, "", "");
 }
 
 static void on_segv(int sig, siginfo_t *info, void *uctx)
@@ -54,6 +69,12 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
     struct weft_task *t = w ? w->current : NULL;
     if (t && t->stack && stack_guard_hit(t->stack, info->si_addr))
         overflow_report(t);
+    if (stack_guard_hit_any(info->si_addr)) {
+        if (t)
+            report(t, ": a frame larger than its guard jumped over it into another stack's guard",
+                   ", or build with -fstack-clash-protection");
+        put("weft: fault in the guard of a fiber stack, with no task running on this thread\n");
+    }
     /* Not ours: let the previous disposition have the fault. */
     if (previous.sa_flags & SA_SIGINFO) {
         if (previous.sa_sigaction) {

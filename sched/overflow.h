@@ -1,8 +1,9 @@
 /*
  * Stack overflow reports: a SIGSEGV handler, on an alternate signal stack,
  * that recognises a fault in the guard region under the running task's
- * stack, names the task and aborts, instead of letting the overflow run into
- * whatever lies below.
+ * stack, or under any other fiber stack (where a frame larger than a guard
+ * lands), names the running task and aborts, instead of letting the overflow
+ * run into whatever lies below.
  */
 #ifndef SCHED_OVERFLOW_H
 #define SCHED_OVERFLOW_H
