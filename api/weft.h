@@ -34,6 +34,14 @@ typedef struct weft_config {
     unsigned workers;      /* 0: $WEFT_WORKERS if set, else one per online CPU; 1: single-thread mode */
     size_t stack_size;     /* fiber stack in bytes; 0: default (256 KiB); rounded up to pages,
                               and to 16 KiB at least; over 1 GiB is EINVAL */
+    size_t stack_guard;    /* bytes of guard below each stack, where an overflow faults and
+                              is reported; 0: 64 KiB; rounded up to pages; over 1 GiB is
+                              EINVAL. Code built without -fstack-clash-protection (which
+                              weft.pc and the CMake targets add) can make a frame larger
+                              than the guard jump it into another task's stack: raise it
+                              for such code. Each stack made costs more with a larger
+                              guard (page-table entries): timers 1.06x at 128 KiB, 1.19x at
+                              256 KiB, 1.37x at 512 KiB */
     bool virtual_time;     /* the clock starts at 0 and jumps to the next timer whenever no
                               task can run; also turned on by WEFT_VIRTUAL_TIME=1 */
     bool stealing;         /* with workers = 1: run the work-stealing scheduler on one

@@ -239,7 +239,9 @@ static int configure(struct runtime *rt, const weft_config *cfg)
     rt->nworkers = c.workers;
     rt->single = c.workers == 1 && !c.stealing && !env_flag("WEFT_STEALING");
     rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");
-    stack_pool_init(&rt->stacks, c.stack_size);
+    if (c.stack_guard > MAX_STACK_SIZE)
+        return EINVAL;
+    stack_pool_init(&rt->stacks, c.stack_size, c.stack_guard);
     return 0;
 }
 

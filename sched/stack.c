@@ -26,7 +26,7 @@
  *
  * Invariants of the records: `next` is written before the record is
  * published and never changes; `seq` is odd exactly while base, bytes and
- * slot_size are rewritten; base is NULL while the record is free (on
+ * slot_size and guard_size are rewritten; base is NULL while the record is free (on
  * free_records); records are pushed, taken from and put on free_records only
  * under records_lock, which is taken after a pool's lock, never before.
  * A record is rewritten only while no task runs on its chunk (just mapped,
@@ -53,7 +53,6 @@
 
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT, GUARD_NONE };
 
-#define GUARD_BYTES STACK_GUARD_BYTES
 #define CHUNK_BYTES (16u << 20)
 #define STACK_CACHE_MAX 64
 #define CANARY 0x7765667463616e61ull /* "weftcana" */
@@ -65,6 +64,7 @@ struct stack_chunk {
     char *base;               /* atomic; NULL while free */
     size_t bytes;             /* atomic */
     size_t slot_size;         /* atomic */
+    size_t guard_size;        /* atomic */
 };
 
 static struct stack_chunk *all_records;  /* atomic head; pushed onto, never popped */
@@ -80,7 +80,8 @@ static size_t page_size(void)
 }
 
 /* Describe a chunk in r (base NULL: none). Called under records_lock. */
-static void record_set(struct stack_chunk *r, char *base, size_t bytes, size_t slot_size)
+static void record_set(struct stack_chunk *r, char *base, size_t bytes, size_t slot_size,
+                       size_t guard_size)
 {
     unsigned seq = r->seq; /* only writers change it, and they hold records_lock */
 
@@ -89,12 +90,14 @@ static void record_set(struct stack_chunk *r, char *base, size_t bytes, size_t s
     __atomic_store_n(&r->base, base, __ATOMIC_RELEASE);
     __atomic_store_n(&r->bytes, bytes, __ATOMIC_RELEASE);
     __atomic_store_n(&r->slot_size, slot_size, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->guard_size, guard_size, __ATOMIC_RELEASE);
     /* release: a reader that sees the even count sees every field it covers */
     __atomic_store_n(&r->seq, seq + 2, __ATOMIC_RELEASE);
 }
 
 /* A record describing the chunk at base, free or new; NULL: out of memory. */
-static struct stack_chunk *record_take(char *base, size_t bytes, size_t slot_size)
+static struct stack_chunk *record_take(char *base, size_t bytes, size_t slot_size,
+                                       size_t guard_size)
 {
     pthread_mutex_lock(&records_lock);
     struct stack_chunk *r = free_records;
@@ -106,7 +109,7 @@ static struct stack_chunk *record_take(char *base, size_t bytes, size_t slot_siz
         __atomic_store_n(&all_records, r, __ATOMIC_RELEASE);
     }
     if (r)
-        record_set(r, base, bytes, slot_size);
+        record_set(r, base, bytes, slot_size, guard_size);
     pthread_mutex_unlock(&records_lock);
     return r;
 }
@@ -114,7 +117,7 @@ static struct stack_chunk *record_take(char *base, size_t bytes, size_t slot_siz
 static void record_put(struct stack_chunk *r)
 {
     pthread_mutex_lock(&records_lock);
-    record_set(r, NULL, 0, 0);
+    record_set(r, NULL, 0, 0, 0);
     r->link = free_records;
     free_records = r;
     pthread_mutex_unlock(&records_lock);
@@ -128,21 +131,25 @@ static bool record_guard_hit(const struct stack_chunk *r, const char *addr)
     const char *base = __atomic_load_n(&r->base, __ATOMIC_ACQUIRE);
     size_t bytes = __atomic_load_n(&r->bytes, __ATOMIC_ACQUIRE);
     size_t slot_size = __atomic_load_n(&r->slot_size, __ATOMIC_ACQUIRE);
+    size_t guard_size = __atomic_load_n(&r->guard_size, __ATOMIC_ACQUIRE);
     if ((seq & 1) || __atomic_load_n(&r->seq, __ATOMIC_RELAXED) != seq)
         return false; /* being rewritten: no task runs on that chunk */
     if (!base || addr < base || addr >= base + bytes)
         return false;
-    return (size_t)(addr - base) % slot_size < GUARD_BYTES;
+    return (size_t)(addr - base) % slot_size < guard_size;
 }
 
-void stack_pool_init(struct stack_pool *pool, size_t stack_size)
+void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_size)
 {
     size_t page = page_size();
     pthread_mutex_init(&pool->lock, NULL);
     pool->free = NULL;
     pool->chunks = NULL;
     pool->stack_size = (stack_size + page - 1) & ~(page - 1);
-    pool->slot_size = GUARD_BYTES + pool->stack_size;
+    if (!guard_size)
+        guard_size = STACK_GUARD_DEFAULT;
+    pool->guard_size = (guard_size + page - 1) & ~(page - 1);
+    pool->slot_size = pool->guard_size + pool->stack_size;
     pool->guard_mode = GUARD_UNKNOWN;
 }
 
@@ -150,14 +157,14 @@ void stack_pool_init(struct stack_pool *pool, size_t stack_size)
 static bool guard_slot(struct stack_pool *pool, char *slot)
 {
     if (pool->guard_mode == GUARD_UNKNOWN || pool->guard_mode == GUARD_MADVISE) {
-        if (madvise(slot, GUARD_BYTES, MADV_GUARD_INSTALL) == 0) {
+        if (madvise(slot, pool->guard_size, MADV_GUARD_INSTALL) == 0) {
             pool->guard_mode = GUARD_MADVISE;
             return true;
         }
         pool->guard_mode = GUARD_MPROTECT;
     }
     if (pool->guard_mode == GUARD_MPROTECT) {
-        if (mprotect(slot, GUARD_BYTES, PROT_NONE) == 0)
+        if (mprotect(slot, pool->guard_size, PROT_NONE) == 0)
             return true;
         /* Out of mappings (ENOMEM): the rest go unguarded, with canaries. */
         pool->guard_mode = GUARD_NONE;
@@ -177,7 +184,7 @@ static int pool_grow(struct stack_pool *pool)
     if (base == MAP_FAILED)
         return ENOMEM;
     /* Described before its stacks are handed out, so before any can fault. */
-    struct stack_chunk *chunk = record_take(base, bytes, pool->slot_size);
+    struct stack_chunk *chunk = record_take(base, bytes, pool->slot_size, pool->guard_size);
     if (!chunk) {
         munmap(base, bytes);
         return ENOMEM;
@@ -188,7 +195,8 @@ static int pool_grow(struct stack_pool *pool)
         char *slot = base + i * pool->slot_size;
         /* The descriptor lives at the very top of its own stack. */
         struct stack *s = (struct stack *)(slot + pool->slot_size - sizeof(struct stack));
-        s->lo = slot + GUARD_BYTES;
+        s->lo = slot + pool->guard_size;
+        s->guard = pool->guard_size;
         s->size = (size_t)((char *)s - s->lo) & ~(size_t)63;
         s->guarded = guard_slot(pool, slot);
         if (!s->guarded)
@@ -283,7 +291,7 @@ void stack_cache_flush(struct stack_pool *pool, struct stack_cache *cache)
 bool stack_guard_hit(const struct stack *s, const void *addr)
 {
     const char *a = addr;
-    return a < s->lo && a >= s->lo - GUARD_BYTES;
+    return a < s->lo && a >= s->lo - s->guard;
 }
 
 bool stack_guard_hit_any(const void *addr)

@@ -15,31 +15,29 @@
  * The guard below each stack. A frame larger than what is left of its stack
  * moves the stack pointer past the guard in one step, and its first write
  * lands as far below as the frame is large: unless the compiler probes large
- * frames page by page (-fstack-clash-protection, which weft.pc asks for), a
- * guard catches only the frames that end inside it, and a larger frame
- * writes into the stack of another task. So the guard is sized for large
- * frames, not for one page: 512 KiB catches any frame up to 512 KiB plus
- * what was left of the stack (frames of a few hundred KiB are the ones that
- * turn up in C: I/O buffers, big structs), and a frame larger still mostly
- * lands in another slot's guard, which the SIGSEGV handler reports too.
+ * frames page by page (-fstack-clash-protection, which weft.pc and the CMake
+ * targets ask for), a guard catches only the frames that end inside it, and
+ * a larger frame writes into the stack of another task (a frame that lands
+ * in another slot's guard is reported too).
  *
- * A guard is not free, which is why it is no larger. Its address space is
- * (at the default 256 KiB stack, 100,000 stacks take 75 GiB of a process's
- * 128 TiB, none of it committed: MAP_NORESERVE, and a guard page is never
- * backed), and so is an mprotect guard (one mapping whatever its size). But
- * MADV_GUARD_INSTALL writes a marker into the page-table entry of each guard
- * page: every 4 KiB of guard is a PTE written when its chunk is mapped and
- * cleared when it is unmapped, in page tables that take 4 KiB per 2 MiB of
- * slots. Measured with 100,000 suspended tasks at 256 KiB, against a 64 KiB
- * guard: page tables 150 MB at 512 KiB and 251 MB at 1 MiB (63 MB at
- * 64 KiB); the idle benchmark's wall time 1.6-1.7x and 2.1-2.6x, the timers
- * benchmark's cpu time 1.25-1.3x and 1.4-1.5x.
+ * A guard is not free, which is why the default is 64 KiB and a program
+ * built without probing may raise it (weft_config.stack_guard). Its address
+ * space is (100,000 stacks of 256 KiB take 31 GiB with 64 KiB guards and
+ * 75 GiB with 512 KiB ones, none of it committed), and so is an mprotect
+ * guard (one mapping whatever its size). But MADV_GUARD_INSTALL writes a
+ * marker into the page-table entry of each guard page: every 4 KiB of guard
+ * is a PTE written when its chunk is mapped and cleared when it is
+ * unmapped, in page tables that take 4 KiB per 2 MiB of slots. Measured on
+ * the timers benchmark (100,000 fresh stacks), against 64 KiB: cpu time
+ * 1.06x at 128 KiB, 1.19x at 256 KiB, 1.37x at 512 KiB; page tables for
+ * 100,000 stacks 63 MB at 64 KiB, 150 MB at 512 KiB.
  */
-#define STACK_GUARD_BYTES ((size_t)512 << 10)
+#define STACK_GUARD_DEFAULT ((size_t)64 << 10)
 
 struct stack {
     struct stack *next;  /* free-list link while pooled */
     char *lo;            /* lowest usable byte; the guard lies just below */
+    size_t guard;        /* bytes of guard below lo */
     size_t size;         /* usable bytes, ending where this struct begins */
     unsigned valgrind_id;
     bool guarded;        /* false when the kernel refused a guard (see stack.c) */
@@ -51,6 +49,7 @@ struct stack_pool {
     struct stack *free;
     struct stack_chunk *chunks; /* this pool's, linked by their `link` */
     size_t stack_size;   /* usable bytes per stack */
+    size_t guard_size;   /* guard below each stack, page multiple */
     size_t slot_size;    /* guard + stack, page multiple */
     int guard_mode;      /* how guards are made; see stack.c */
 };
@@ -62,7 +61,8 @@ struct stack_cache {
     unsigned count;
 };
 
-void stack_pool_init(struct stack_pool *pool, size_t stack_size);
+/* stack_size and guard_size are rounded up to pages; guard_size 0: the default. */
+void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_size);
 void stack_pool_destroy(struct stack_pool *pool);
 struct stack *stack_get(struct stack_pool *pool, struct stack_cache *cache); /* NULL: ENOMEM */
 void stack_put(struct stack_pool *pool, struct stack_cache *cache, struct stack *s);

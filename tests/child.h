@@ -28,6 +28,11 @@ static inline char *run_child(void (*body)(void *arg), void *arg, int *status)
     if (pid < 0)
         abort();
     if (pid == 0) {
+        /* cmocka's handlers for these, inherited, would go on with the test
+         * program in the child instead of letting it die of the signal. */
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+            signal(fatal[i], SIG_DFL);
         close(fds[0]);
         dup2(fds[1], STDERR_FILENO);
         close(fds[1]);
@@ -63,6 +68,16 @@ static inline char *run_child(void (*body)(void *arg), void *arg, int *status)
 static inline bool child_aborted(int status)
 {
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+/* How a child ended, for failure messages: "signal 11", "exit status 0". */
+static inline const char *child_ending(int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "signal %d", WTERMSIG(status));
+    else
+        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+    return buf;
 }
 
 #endif /* TESTS_CHILD_H */

@@ -1,86 +1,35 @@
 /*
  * For the tests of stack overflows, which must end the process: run a weft
- * program in a forked child whose stderr is a pipe, and hand the parent what
- * the child wrote and how it ended. Shared by test_stack_overflow.c and
- * test_stack_guard.c; everything is static, as in harness.h.
+ * program in a forked child (tests/child.h) with a given number of workers,
+ * stack size and guard, and name the task in the report. Shared by
+ * test_stack_overflow.c and test_stack_guard.c.
  */
 #ifndef TESTS_SCHED_STACK_CHILD_H
 #define TESTS_SCHED_STACK_CHILD_H
 
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include "../child.h"
 #include "../harness.h"
 
-/* Fork; in the child run main_fn with `workers` workers and the given stack
- * size, then exit 0. Return the child's stderr (malloc'ed) and its wait
- * status. */
-static char *run_child(void *(*main_fn)(void *), void *arg, unsigned workers, size_t stack_size,
-                       int *status)
+struct weft_child {
+    void *(*main_fn)(void *);
+    void *arg;
+    weft_config cfg;
+};
+
+static void weft_child_body(void *p)
 {
-    int fds[2];
-
-    assert_int_equal(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* cmocka's handlers for these, inherited, would go on with the test
-         * program in the child instead of letting it die of the signal. */
-        static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS};
-        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
-            signal(fatal[i], SIG_DFL);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[1]);
-        const weft_config cfg = {.workers = workers, .stack_size = stack_size};
-        weft_run(main_fn, arg, &cfg);
-        _exit(0); /* not reached if an overflow aborts */
-    }
-    close(fds[1]);
-
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-    assert_non_null(text);
-    for (;;) {
-        if (len + 1 == cap) {
-            cap *= 2;
-            text = realloc(text, cap);
-            assert_non_null(text);
-        }
-        ssize_t n = read(fds[0], text + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    text[len] = 0;
-    close(fds[0]);
-    while (waitpid(pid, status, 0) < 0)
-        assert_int_equal(errno, EINTR);
-    return text;
+    struct weft_child *c = p;
+    weft_run(c->main_fn, c->arg, &c->cfg);
 }
 
-/* True if status says the child died by SIGABRT. */
-static bool aborted(int status)
+/* Run main_fn(arg) in a child; its stderr (malloc'ed) and wait status. */
+static char *run_weft_child(void *(*main_fn)(void *), void *arg, unsigned workers,
+                            size_t stack_size, size_t stack_guard, int *status)
 {
-    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
-}
-
-/* How the child ended, for failure messages: "signal 11", "exit status 0". */
-static const char *ending(int status, char *buf, size_t size)
-{
-    if (WIFSIGNALED(status))
-        snprintf(buf, size, "signal %d", WTERMSIG(status));
-    else
-        snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-    return buf;
+    struct weft_child c = {main_fn, arg,
+                           {.workers = workers, .stack_size = stack_size,
+                            .stack_guard = stack_guard}};
+    return run_child(weft_child_body, &c, status);
 }
 
 /* "Task-2" and not the start of "Task-20" */

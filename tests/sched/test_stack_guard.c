@@ -4,11 +4,12 @@
  * -fstack-clash-protection the compiler does not probe the pages in between,
  * so the frame's first write lands wherever the distance takes it (this file
  * is built with -fno-stack-clash-protection, for compilers that default to
- * probing). With a 64 KiB stack, frames of 100 to 400 KiB that write their
+ * probing). With a 64 KiB stack and weft_config.stack_guard at 512 KiB, as
+ * the header advises for such code, frames of 100 to 400 KiB that write their
  * lowest 2 KiB (the far end from the frame base) must still hit a guard: the
  * process aborts (SIGABRT) after printing "stack overflow" and the task's
  * name, and the stack of a task suspended next to it is untouched. A frame
- * that jumps over its own guard (STACK_GUARD_BYTES, from sched/stack.h) into
+ * that jumps over its own guard into
  * the guard of the next stack down must be reported as well, saying it hit a
  * guard. A write into a guard from a thread that runs no task has no task
  * to blame: weft says it hit a guard and leaves the fault to the handler
@@ -32,10 +33,10 @@
  */
 #include <pthread.h>
 
-#include "sched/stack.h"
 #include "stack_child.h"
 
 #define STACK_BYTES (64 * 1024)
+#define GUARD_BYTES (512 * 1024) /* weft_config.stack_guard */
 #define WRITTEN 2048       /* bytes the big frame writes, from its lowest address up */
 #define CANVAS (40 * 1024) /* bytes of its stack the neighbour fills and checks */
 
@@ -65,7 +66,7 @@ BIG_FRAME(frame_200, 200 * 1024)
 BIG_FRAME(frame_400, 400 * 1024)
 /* From near the top of a stack, past the rest of it, its guard and the stack
  * below, to the middle of the guard below that (slots are guard + stack). */
-BIG_FRAME(frame_past_guard, STACK_GUARD_BYTES * 3 / 2 + 2 * STACK_BYTES)
+BIG_FRAME(frame_past_guard, GUARD_BYTES * 3 / 2 + 2 * STACK_BYTES)
 
 struct frame {
     unsigned kib;
@@ -142,12 +143,12 @@ static void *run_frame(void *frame)
 static void expect_report(struct frame frame, unsigned workers, const char *words)
 {
     int status = 0;
-    char *text = run_child(run_frame, &frame, workers, STACK_BYTES, &status);
+    char *text = run_weft_child(run_frame, &frame, workers, STACK_BYTES, GUARD_BYTES, &status);
     char how[32];
 
-    if (!aborted(status))
+    if (!child_aborted(status))
         fail_msg("%u KiB frame, workers=%u: expected death by SIGABRT, got %s; stderr:\n%s",
-                 frame.kib, workers, ending(status, how, sizeof how), text);
+                 frame.kib, workers, child_ending(status, how, sizeof how), text);
     if (!strstr(text, "stack overflow") || !names_task_2(text) || !strstr(text, words))
         fail_msg("%u KiB frame, workers=%u: stderr should say \"stack overflow\", \"%s\" and "
                  "name Task-2; it was:\n%s",
@@ -207,7 +208,7 @@ static void test_frame_past_own_guard(void **state)
     if (RUNNING_ON_VALGRIND)
         skip();
     expect_report(
-        (struct frame){(STACK_GUARD_BYTES * 3 / 2 + 2 * STACK_BYTES) / 1024, frame_past_guard}, 1,
+        (struct frame){(GUARD_BYTES * 3 / 2 + 2 * STACK_BYTES) / 1024, frame_past_guard}, 1,
         "guard");
 }
 
@@ -247,9 +248,9 @@ static void test_guard_hit_outside_tasks(void **state)
     (void)state;
     if (RUNNING_ON_VALGRIND)
         skip();
-    char *text = run_child(run_stray_writer, NULL, 1, STACK_BYTES, &status);
+    char *text = run_weft_child(run_stray_writer, NULL, 1, STACK_BYTES, 0, &status);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
-        fail_msg("expected death by SIGSEGV, got %s; stderr:\n%s", ending(status, how, sizeof how),
+        fail_msg("expected death by SIGSEGV, got %s; stderr:\n%s", child_ending(status, how, sizeof how),
                  text);
     if (!strstr(text, "fault in the guard of a fiber stack"))
         fail_msg("stderr should say the fault was in a stack's guard; it was:\n%s", text);

@@ -44,12 +44,12 @@ static void *spawn_overflow(void *arg)
 static void expect_overflow_abort(unsigned workers, size_t stack_size)
 {
     int status = 0;
-    char *text = run_child(spawn_overflow, NULL, workers, stack_size, &status);
+    char *text = run_weft_child(spawn_overflow, NULL, workers, stack_size, 0, &status);
     char how[32];
 
-    if (!aborted(status))
+    if (!child_aborted(status))
         fail_msg("workers=%u stack_size=%zu: expected death by SIGABRT, got %s; stderr:\n%s",
-                 workers, stack_size, ending(status, how, sizeof how), text);
+                 workers, stack_size, child_ending(status, how, sizeof how), text);
     if (!strstr(text, "stack overflow") || !names_task_2(text))
         fail_msg("workers=%u stack_size=%zu: stderr should say \"stack overflow\" and name "
                  "Task-2; it was:\n%s",
