@@ -27,7 +27,10 @@ extern "C" {
 
 /* A task handle. Reference-counted: weft_spawn returns one reference, owned by
  * the caller and dropped with weft_task_release; the runtime holds its own
- * while the task runs. Every handle stays valid until weft_run returns. */
+ * while the task runs. A handle not released stays valid until weft_run
+ * returns. Passing a released handle to any call (but a task's own, from
+ * weft_task_current, while it runs) aborts with a message naming the call;
+ * so does using any other handle after its destroy. */
 typedef struct weft_task weft_task;
 
 typedef struct weft_config {
@@ -118,7 +121,8 @@ const char *weft_task_message(const weft_task *t);
 /* The task running on this thread, or NULL outside a task. Borrowed. */
 weft_task *weft_task_current(void);
 
-/* Drop the caller's reference. The task keeps running. */
+/* Drop the caller's reference. The task keeps running. Once per handle: a
+ * second release aborts ("task handle already released"). */
 void weft_task_release(weft_task *t);
 
 /* asyncio.sleep (await point): 0, or ECANCELED. A delay <= 0 is weft_yield;
