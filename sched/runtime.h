@@ -108,7 +108,9 @@ struct runtime {
     unsigned *idle_stack;
     unsigned nidle;       /* atomic reads */
     unsigned nsearching;  /* atomic */
-    double timer_watch;   /* atomic: the watcher's deadline, INFINITY when none */
+    /* atomic: the watcher's deadline, INFINITY when none. Apart from the idle
+     * counts above, which every wake-up reads. */
+    double timer_watch __attribute__((aligned(CACHE_LINE)));
 };
 
 /* The worker this thread is, or NULL. Not inline, and every caller in a

@@ -51,6 +51,7 @@
 #define INJECT_CHECK_INTERVAL 61 /* ticks between fairness checks, as in Go and Tokio */
 
 static void wake_idle_worker(struct runtime *rt);
+static void wake_idle_worker_for_timer(struct runtime *rt);
 
 /* A full fence for the store-then-load handshakes below. ThreadSanitizer
  * does not model fences, so there it is an RMW, which x86 executes as one. */
@@ -162,16 +163,18 @@ static bool idle_remove(struct runtime *rt, struct worker *w)
     return was;
 }
 
-/* Wake one parked worker if nobody is searching already. */
-static void wake_idle_worker(struct runtime *rt)
+/* Wake one parked worker; unless even_if_searching, only if nobody is
+ * searching already. */
+static void wake_one(struct runtime *rt, bool even_if_searching)
 {
     full_fence(); /* push before reading the idle state */
-    if (__atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) != 0 ||
+    if ((!even_if_searching && __atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) != 0) ||
         __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) == 0)
         return;
     pthread_mutex_lock(&rt->idle_lock);
     struct worker *woken = NULL;
-    if (rt->nidle > 0 && __atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) == 0) {
+    if (rt->nidle > 0 &&
+        (even_if_searching || __atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) == 0)) {
         unsigned index = rt->idle_stack[rt->nidle - 1];
         __atomic_store_n(&rt->nidle, rt->nidle - 1, __ATOMIC_RELAXED);
         woken = &rt->workers[index];
@@ -185,6 +188,19 @@ static void wake_idle_worker(struct runtime *rt)
         poller_wake(&rt->poller);
     else if (woken)
         park_wake(&woken->park);
+}
+
+static void wake_idle_worker(struct runtime *rt)
+{
+    wake_one(rt, false);
+}
+
+/* A timer needs a watcher: a searcher is no promise, as it may find a task
+ * and run it without parking, so this wakes a parked worker even then. The
+ * timer paths that call it are rare (a new earliest deadline, a hand-off). */
+static void wake_idle_worker_for_timer(struct runtime *rt)
+{
+    wake_one(rt, true);
 }
 
 void workers_stop(struct runtime *rt)
@@ -217,7 +233,7 @@ static void timer_watch_check(struct runtime *rt, double when)
     double watch;
     __atomic_load(&rt->timer_watch, &watch, __ATOMIC_RELAXED);
     if (when < watch && __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) > 0)
-        wake_idle_worker(rt);
+        wake_idle_worker_for_timer(rt);
 }
 
 int sched_timer_add(struct runtime *rt, struct timer *tm)
@@ -308,9 +324,15 @@ static double others_earliest(struct worker *w)
     return when;
 }
 
-/* Fire what expired on other workers' heaps, whose owners may be busy in a
- * long task; their tasks wake here. Returns how many fired. */
-static unsigned fire_others(struct worker *w)
+/* How late another worker's timer must be before a busy worker fires it:
+ * its owner fires it itself within INJECT_CHECK_INTERVAL tasks unless it is
+ * stuck in one, and taking it would move the task and contend for the lock. */
+#define BUSY_FIRE_LATENESS 1e-3
+
+/* Fire what expired `lateness` seconds ago or more on other workers' heaps,
+ * whose owners may be busy in a long task; their tasks wake here. Returns
+ * how many fired. */
+static unsigned fire_others(struct worker *w, double lateness)
 {
     struct runtime *rt = w->rt;
     if (rt->nworkers == 1 || rt->virtual_time || others_earliest(w) == INFINITY)
@@ -319,19 +341,24 @@ static unsigned fire_others(struct worker *w)
     unsigned fired = 0;
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *v = &rt->workers[i];
-        if (v != w && timer_heap_earliest(&v->timers) < now + CLOCK_RESOLUTION)
+        if (v != w && timer_heap_earliest(&v->timers) < now + CLOCK_RESOLUTION - lateness)
             fired += fire_expired(&v->timers, now);
     }
     return fired;
 }
 
-/* Withdraw w's published watch (unless another parker has replaced it). */
-static void unwatch(struct worker *w)
+/* Withdraw w's published watch; false if another parker had replaced it
+ * (and covers the timers). */
+static bool unwatch(struct worker *w)
 {
     w->watching = false;
     double mine = w->watch_until, none = INFINITY;
-    __atomic_compare_exchange(&w->rt->timer_watch, &mine, &none, false, __ATOMIC_SEQ_CST,
-                              __ATOMIC_RELAXED);
+    bool mine_still = __atomic_compare_exchange(&w->rt->timer_watch, &mine, &none, false,
+                                                __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    /* The watch is gone before the tops are read again (by the callers):
+     * pairs with timer_watch_check's fence, as park_deadline's does. */
+    full_fence();
+    return mine_still;
 }
 
 /* The watcher found a task to run: give the role up, and if any timer is
@@ -339,10 +366,9 @@ static void unwatch(struct worker *w)
 static void stop_watching(struct worker *w)
 {
     struct runtime *rt = w->rt;
-    unwatch(w);
-    if (fmin(others_earliest(w), timer_heap_earliest(&w->timers)) < INFINITY &&
+    if (unwatch(w) && fmin(others_earliest(w), timer_heap_earliest(&w->timers)) < INFINITY &&
         __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) > 0)
-        wake_idle_worker(rt);
+        wake_idle_worker_for_timer(rt);
 }
 
 /* How long a parking worker may sleep: until its own earliest timer, or,
@@ -356,7 +382,11 @@ static bool park_deadline(struct worker *w, double *when)
     double own = INFINITY;
     earliest(&w->timers, &own);
     *when = own;
-    double all = fmin(own, others_earliest(w)), watch;
+    if (rt->nworkers == 1)
+        return own < INFINITY;
+    /* A deadline already past (even -inf, from a timeout of -inf) is now: a
+     * watch in the past would keep every later push from waking anyone. */
+    double all = fmax(fmin(own, others_earliest(w)), runtime_now(rt)), watch;
     __atomic_load(&rt->timer_watch, &watch, __ATOMIC_RELAXED);
     while (all < watch) {
         if (__atomic_compare_exchange(&rt->timer_watch, &watch, &all, false, __ATOMIC_SEQ_CST,
@@ -429,7 +459,7 @@ static struct weft_task *find_local(struct worker *w)
          * of a worker busy in a long task) wait for an empty deque. */
         if (!rt->virtual_time && timer_heap_earliest(&w->timers) < INFINITY)
             fire_expired(&w->timers, runtime_now(rt));
-        fire_others(w);
+        fire_others(w, BUSY_FIRE_LATENESS);
         if ((t = sched_take_shared(rt)))
             return t;
         poll_now(rt);
@@ -535,6 +565,17 @@ static bool unpark(struct worker *w, bool polling)
     return !idle_remove(w->rt, w);
 }
 
+/* Leave the idle set for work seen on the way to sleep: as a searcher (as
+ * Go's findrunnable does), so that finding it passes the duty to look on
+ * (stop_searching). Else a wake-up skipped because we were searching would
+ * be lost: we would run the work without waking anyone. Returns true. */
+static bool unpark_searching(struct worker *w, bool polling)
+{
+    if (!unpark(w, polling))
+        __atomic_add_fetch(&w->rt->nsearching, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
 static void stop_searching(struct worker *w, bool *searching)
 {
     if (!*searching)
@@ -546,9 +587,9 @@ static void stop_searching(struct worker *w, bool *searching)
 
 static int64_t deadline_ns(double seconds_from_now)
 {
-    /* A far deadline (a timeout of 1e300 s) is a day at a time: the
-     * nanosecond count must not overflow. */
-    seconds_from_now = fmin(seconds_from_now, MAXIMUM_JUMP);
+    /* A far deadline (a timeout of 1e300 s) is a day at a time, and one
+     * past (-inf) is now: the nanosecond count must not overflow. */
+    seconds_from_now = fmax(fmin(seconds_from_now, MAXIMUM_JUMP), 0);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + (int64_t)(seconds_from_now * 1e9);
@@ -574,14 +615,14 @@ static bool park(struct worker *w)
     full_fence(); /* join the idle set before re-checking */
 
     if (work_visible(rt) || __atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE))
-        return unpark(w, polling);
+        return unpark_searching(w, polling);
     /* Read after joining the idle set: a task that parked on a descriptor
      * on another worker meanwhile is seen here. */
     io = poller_has_waiters(&rt->poller);
     if (nidle == rt->nworkers) {
         bool deadlock = false;
         if (everyone_idle(w, polling, io, &deadlock))
-            return unpark(w, polling);
+            return unpark_searching(w, polling);
         if (deadlock) {
             bool counted = unpark(w, polling);
             runtime_deadlock(rt);
@@ -612,7 +653,7 @@ static void worker_loop(struct worker *w)
             }
             t = steal_any(w);
         }
-        if (!t && fire_others(w))
+        if (!t && fire_others(w, 0))
             continue; /* what they woke is in our next-task slot */
         if (t) {
             stop_searching(w, &searching);
