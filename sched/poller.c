@@ -99,6 +99,8 @@ struct io_handle *poller_handle(struct runtime *rt, int fd, int *err)
         return h;
     pthread_mutex_lock(&p->lock);
     *err = ENOMEM;
+    /* Again under the lock: another thread may have made the page since. */
+    slots = p->pages[page];
     if (!slots) {
         slots = calloc(PAGE_HANDLES, sizeof *slots);
         if (!slots)
