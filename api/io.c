@@ -33,8 +33,8 @@ static int begin(double timeout, struct weft_task **self, double *deadline)
     return 0;
 }
 
-/* Park until fd may be ready in dir, or the deadline passes. */
-static int wait_ready(struct weft_task *self, int fd, enum io_dir dir, double deadline)
+/* Park until fd may be ready in one of dirs, or the deadline passes. */
+static int wait_ready(struct weft_task *self, int fd, unsigned dirs, double deadline)
 {
     if (deadline >= 0 && runtime_now(self->rt) >= deadline)
         return ETIMEDOUT;
@@ -42,7 +42,7 @@ static int wait_ready(struct weft_task *self, int fd, enum io_dir dir, double de
     struct io_handle *h = poller_handle(self->rt, fd, &err);
     if (!h)
         return err; /* a handle sets fd non-blocking when it registers it */
-    return io_wait(self, h, dir, deadline);
+    return io_wait(self, h, dirs, deadline);
 }
 
 /* One system call's outcome: >= 0 done, or -errno. */
@@ -84,7 +84,7 @@ static ssize_t op_write(int fd, void *buf, size_t len)
 }
 
 static int transfer(int fd, void *buf, size_t len, size_t *done, double timeout, io_op *op,
-                    enum io_dir dir)
+                    unsigned dir)
 {
     struct weft_task *self;
     double deadline;
@@ -109,7 +109,7 @@ static int transfer(int fd, void *buf, size_t len, size_t *done, double timeout,
 int weft_read(int fd, void *buf, size_t len, size_t *got, double timeout)
 {
     size_t n = 0;
-    int err = transfer(fd, buf, len, &n, timeout, op_read, IO_READ);
+    int err = transfer(fd, buf, len, &n, timeout, op_read, IO_READABLE);
     if (got)
         *got = n;
     return err;
@@ -118,7 +118,7 @@ int weft_read(int fd, void *buf, size_t len, size_t *got, double timeout)
 int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout)
 {
     size_t n = 0;
-    int err = transfer(fd, (void *)buf, len, &n, timeout, op_write, IO_WRITE);
+    int err = transfer(fd, (void *)buf, len, &n, timeout, op_write, IO_WRITABLE);
     if (put)
         *put = n;
     return err;
@@ -173,17 +173,16 @@ int weft_wait_fd(int fd, unsigned events, double timeout)
     struct pollfd p = {.fd = fd,
                        .events = (short)((events & WEFT_READABLE ? POLLIN : 0) |
                                          (events & WEFT_WRITABLE ? POLLOUT : 0))};
-    /* The poller reports edges; the level is the kernel's to tell. When both
-     * directions are asked for, the wait is for readability (a socket that
-     * is not writable now is rare; the level check catches it each round). */
-    enum io_dir dir = events & WEFT_READABLE ? IO_READ : IO_WRITE;
+    /* The poller reports edges; the level is the kernel's to tell. */
+    unsigned dirs = (events & WEFT_READABLE ? IO_READABLE : 0) |
+                    (events & WEFT_WRITABLE ? IO_WRITABLE : 0);
     for (;;) {
         int n = poll(&p, 1, 0);
         if (n < 0 && errno != EINTR)
             return errno;
         if (n > 0)
             return p.revents & POLLNVAL ? EBADF : 0;
-        if ((err = wait_ready(self, fd, dir, deadline)))
+        if ((err = wait_ready(self, fd, dirs, deadline)))
             return err;
     }
 }
@@ -209,7 +208,7 @@ int weft_accept(int listen_fd, int *fd, double timeout)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return errno;
-        if ((err = wait_ready(self, listen_fd, IO_READ, deadline)))
+        if ((err = wait_ready(self, listen_fd, IO_READABLE, deadline)))
             return err;
     }
 }
@@ -289,7 +288,7 @@ static int connect_one(struct weft_task *self, const struct addrinfo *ai, int *f
     if (connect(s, ai->ai_addr, ai->ai_addrlen) != 0) {
         err = errno;
         while (err == EINPROGRESS || err == EALREADY) {
-            if ((err = wait_ready(self, s, IO_WRITE, deadline)))
+            if ((err = wait_ready(self, s, IO_WRITABLE, deadline)))
                 break;
             socklen_t len = sizeof err;
             if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0)

@@ -46,7 +46,8 @@ int weft_read_exactly(int fd, void *buf, size_t len, double timeout);
 int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout);
 /* Await point: write all len bytes. */
 int weft_write_all(int fd, const void *buf, size_t len, double timeout);
-/* Await point: wait until fd is readable and/or writable (events). */
+/* Await point: wait until fd is readable or writable, whichever of events
+ * (WEFT_READABLE, WEFT_WRITABLE, or both) comes first. */
 int weft_wait_fd(int fd, unsigned events, double timeout);
 
 int weft_shutdown(int fd, int how); /* shutdown(2): SHUT_RD, SHUT_WR, SHUT_RDWR */

@@ -17,6 +17,13 @@
 #define MAX_EVENTS 256
 #define READY ((struct weft_task *)1)
 
+/* A task queued behind the one in a slot. It lives on that task's stack,
+ * one per direction, as a task waiting both ways is in both queues. */
+struct io_waiter {
+    struct weft_task *task;
+    struct io_waiter *next;
+};
+
 struct io_handle {
     struct runtime *rt;
     int fd;
@@ -24,8 +31,12 @@ struct io_handle {
     unsigned registered_gen;  /* under the poller's lock; gen + 1 when registered */
     struct weft_task *slot[2];  /* atomic: NULL, READY, or a waiting task (with a reference) */
     spinlock queue_lock;
-    struct weft_task *queue[2]; /* more tasks waiting the same way, linked by io_next,
-                                   each with a reference; all woken on every edge */
+    /* More tasks waiting the same way, each with a reference, all woken on
+     * every edge: queue is where they wait (its head read atomically by the
+     * poller), waking those an edge has taken off it and is waking one by
+     * one. Both under queue_lock. */
+    struct io_waiter *queue[2];
+    struct io_waiter *waking[2];
     struct weft_task *handoff[2]; /* single-thread: the task the queued wake-up is for */
     struct callback wake[2];  /* single-thread: the wake-up as its own loop entry */
 };
@@ -164,29 +175,42 @@ static void handoff_write(struct callback *cb)
             IO_WRITE);
 }
 
-/* Wake every task queued behind the slot: each tries its I/O again. */
+/* Wake every task queued behind the slot: each tries its I/O again. One at
+ * a time, each taken off under the lock: a node is on its task's stack, and
+ * the task may return as soon as it is off the lists. */
 static int wake_queue(struct io_handle *h, enum io_dir dir)
 {
     spin_lock(&h->queue_lock);
-    struct weft_task *t = h->queue[dir];
-    h->queue[dir] = NULL;
-    spin_unlock(&h->queue_lock);
+    struct io_waiter **end = &h->waking[dir];
+    while (*end)
+        end = &(*end)->next;
+    *end = h->queue[dir]; /* those who queue from now on wait for the next edge */
+    __atomic_store_n(&h->queue[dir], NULL, __ATOMIC_RELAXED);
     int woken = 0;
-    while (t) {
-        struct weft_task *next = t->io_next;
+    for (;;) {
+        struct io_waiter *w = h->waking[dir];
+        struct weft_task *t = w ? w->task : NULL;
+        if (w)
+            h->waking[dir] = w->next;
+        spin_unlock(&h->queue_lock);
+        if (!t)
+            return woken;
         __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
         wake_slot_task(t);
         woken++;
-        t = next;
+        spin_lock(&h->queue_lock);
     }
-    return woken;
 }
 
-/* An edge in direction dir: mark it, wake whoever waited. */
+/* An edge in direction dir (or a close, with mark NULL): mark it, wake
+ * whoever waited. */
 static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *mark)
 {
+    /* Acq_rel: ordered with a queuing task's read-modify-write of the slot
+     * (park_in), so that either it sees this mark or the look at the queue
+     * below sees it. */
     struct weft_task *t = __atomic_exchange_n(&h->slot[dir], mark, __ATOMIC_ACQ_REL);
-    int queued = __atomic_load_n(&h->queue[dir], __ATOMIC_ACQUIRE) ? wake_queue(h, dir) : 0;
+    int queued = __atomic_load_n(&h->queue[dir], __ATOMIC_RELAXED) ? wake_queue(h, dir) : 0;
     if (!t || t == READY)
         return queued;
     __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
@@ -199,80 +223,120 @@ static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *m
     return 1 + queued;
 }
 
-/* Take self off the queue behind the slot, if it is still there; true if
- * it was (so its reference is ours to drop). */
-static bool unqueue(struct io_handle *h, enum io_dir dir, struct weft_task *self)
+/* Where a wait put its task in one direction. */
+enum parked { NOT_PARKED, IN_SLOT, IN_QUEUE };
+
+/* Put self in dir's slot, or behind the task there; wake self at once if
+ * an edge is there already. */
+static enum parked park_in(struct io_handle *h, enum io_dir dir, struct weft_task *self,
+                           uint64_t seq, struct io_waiter *node)
 {
-    spin_lock(&h->queue_lock);
-    bool found = false;
-    for (struct weft_task **p = &h->queue[dir]; *p; p = &(*p)->io_next) {
-        if (*p == self) {
-            *p = self->io_next;
-            found = true;
-            break;
-        }
+    struct poller *p = &h->rt->poller;
+    task_ref(self); /* the slot's (or the queue's) reference */
+    __atomic_add_fetch(&p->waiting, 1, __ATOMIC_RELEASE);
+    struct weft_task *seen = NULL;
+    if (__atomic_compare_exchange_n(&h->slot[dir], &seen, self, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return IN_SLOT;
+    if (seen == READY) {
+        /* An edge arrived meanwhile: don't sleep. */
+        __atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELEASE);
+        task_unref(self);
+        task_wake(self, seq);
+        return NOT_PARKED;
     }
+    node->task = self;
+    spin_lock(&h->queue_lock);
+    node->next = h->queue[dir];
+    __atomic_store_n(&h->queue[dir], node, __ATOMIC_RELAXED);
     spin_unlock(&h->queue_lock);
-    return found;
+    /* A read-modify-write, not a load: ordered with the poller's exchange
+     * on the slot, so that an edge that came before we were queued is seen
+     * here (READY, or an empty slot), and one that comes after sees us. */
+    seen = __atomic_load_n(&h->slot[dir], __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&h->slot[dir], &seen, seen, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+        ;
+    if (seen == READY || seen == NULL)
+        task_wake(self, seq);
+    return IN_QUEUE;
 }
 
-int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double deadline)
+/* Take node off the list at *list; whether it was there. Under queue_lock. */
+static bool unlink_waiter(struct io_waiter **list, struct io_waiter *node)
+{
+    for (; *list; list = &(*list)->next) {
+        if (*list == node) {
+            __atomic_store_n(list, node->next, __ATOMIC_RELAXED);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* After the wait: take self out of the slot or the queue unless the poller
+ * (or a close) already did, and drop the reference that was there. */
+static void unpark(struct io_handle *h, enum io_dir dir, struct weft_task *self, enum parked where,
+                   struct io_waiter *node)
+{
+    bool ours = false;
+    if (where == IN_SLOT) {
+        struct weft_task *expected = self;
+        ours = __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE);
+    } else if (where == IN_QUEUE) {
+        spin_lock(&h->queue_lock);
+        ours = unlink_waiter(&h->queue[dir], node) || unlink_waiter(&h->waking[dir], node);
+        spin_unlock(&h->queue_lock);
+    }
+    if (ours) {
+        __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
+        task_unref(self);
+    }
+}
+
+/* An edge nobody consumed yet in one of dirs: consume it. */
+static bool take_ready(struct io_handle *h, unsigned dirs)
+{
+    for (int dir = IO_READ; dir <= IO_WRITE; dir++) {
+        struct weft_task *expected = READY;
+        if ((dirs & (1u << dir)) &&
+            __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return true;
+    }
+    return false;
+}
+
+int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, double deadline)
 {
     int err = task_await_enter(self);
     if (err)
         return err;
     unsigned gen = __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE);
-    struct weft_task *expected = READY;
-    if (__atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
+    if (take_ready(h, dirs))
         return 0; /* an edge nobody consumed yet: try again */
-    struct runtime *rt = self->rt;
     uint64_t seq = task_wait_begin(self);
     __atomic_store_n(&self->io_seq, seq, __ATOMIC_RELEASE);
     struct timer *tm = NULL;
     if (deadline >= 0 && !(tm = task_timer_arm(self, deadline, seq)))
         return ENOMEM;
-    task_ref(self); /* the slot's (or the queue's) reference */
-    __atomic_add_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-    expected = NULL;
-    bool queued = false;
-    if (!__atomic_compare_exchange_n(&h->slot[dir], &expected, self, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
-        if (expected == READY) {
-            /* An edge arrived meanwhile: don't sleep. */
-            __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-            task_unref(self);
-            task_wake(self, seq);
-        } else {
-            /* Another task waits here: queue behind it. An edge that came
-             * before we were queued left READY (or an empty slot) behind. */
-            spin_lock(&h->queue_lock);
-            self->io_next = h->queue[dir];
-            __atomic_store_n(&h->queue[dir], self, __ATOMIC_RELEASE);
-            spin_unlock(&h->queue_lock);
-            queued = true;
-            struct weft_task *now = __atomic_load_n(&h->slot[dir], __ATOMIC_ACQUIRE);
-            if (now == READY || now == NULL)
-                task_wake(self, seq);
-        }
-    }
+    struct io_waiter nodes[2];
+    enum parked where[2] = {NOT_PARKED, NOT_PARKED};
+    for (int dir = IO_READ; dir <= IO_WRITE; dir++)
+        if (dirs & (1u << dir))
+            where[dir] = park_in(h, dir, self, seq, &nodes[dir]);
     spin_lock(&self->lock);
     self->wait_kind = WAIT_WAKE;
     bool pending = self->must_cancel;
     spin_unlock(&self->lock);
+    /* Acquire: a close whose wake-up found no one here bumped gen before. */
     if (pending || __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen)
         task_wake(self, seq);
     task_suspend(self, SW_PARK);
 
-    /* Take ourselves out of the slot or the queue unless the poller (or
-     * close) already did. */
-    expected = self;
-    if (queued ? unqueue(h, dir, self)
-               : __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false,
-                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-        task_unref(self);
-    }
+    for (int dir = IO_READ; dir <= IO_WRITE; dir++)
+        unpark(h, dir, self, where[dir], &nodes[dir]);
     if (tm) {
         timer_cancel(tm);
         timer_release(tm);

@@ -16,7 +16,8 @@
  * failed I/O and the parking is therefore never lost: it is either seen as
  * READY, or it finds the task in the slot. A wake-up may be spurious (the
  * data went to someone else, or to an earlier wait of the same task): I/O
- * waits simply try again.
+ * waits simply try again. A wait for both directions (weft_wait_fd) parks
+ * in both slots and is woken by whichever edge comes first.
  *
  * A second task waiting the same way on the same descriptor (several
  * acceptors on one listening socket) queues behind the slot's task; every
@@ -36,6 +37,8 @@ struct runtime;
 struct weft_task;
 
 enum io_dir { IO_READ, IO_WRITE };
+/* What io_wait waits for: one or both of these. */
+enum { IO_READABLE = 1 << IO_READ, IO_WRITABLE = 1 << IO_WRITE };
 
 struct io_handle;
 
@@ -55,11 +58,12 @@ void poller_destroy(struct poller *p);
 /* The handle for fd, registered with epoll; NULL with *err on failure. */
 struct io_handle *poller_handle(struct runtime *rt, int fd, int *err);
 
-/* In the running task, after an I/O attempt returned EAGAIN: wait until the
- * direction may be ready or the deadline (runtime_now seconds; < 0: none)
- * passes. 0: try the I/O again (possibly spurious; the caller checks the
- * deadline after that try); ECANCELED, or EBADF (closed meanwhile). */
-int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double deadline);
+/* In the running task, after an I/O attempt returned EAGAIN: wait until
+ * one of dirs (IO_READABLE, IO_WRITABLE) may be ready or the deadline
+ * (runtime_now seconds; < 0: none) passes. 0: try the I/O again (possibly
+ * spurious; the caller checks the deadline after that try); ECANCELED, or
+ * EBADF (closed meanwhile). */
+int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, double deadline);
 
 /* Wait up to timeout_ms (-1: forever, 0: just look) and wake the tasks
  * whose descriptors became ready. Returns how many tasks were woken. Only
