@@ -7,7 +7,10 @@
  * it passes, ECANCELED when the task is cancelled, otherwise 0 or the
  * socket's own errno (ECONNRESET, EPIPE without a SIGPIPE, ...). Closing a
  * descriptor with weft_close wakes the tasks waiting on it with EBADF.
- * Descriptors given to these calls are made non-blocking.
+ * Descriptors given to these calls are made non-blocking before the first
+ * system call on them (blocking ones made elsewhere, such as a pipe() or a
+ * listening socket from a parent process, included); a regular file, which
+ * is never waited for, is read and written as it is.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H

@@ -1,5 +1,6 @@
 /*
- * The I/O poller (see poller.h for the handle slots and the re-arm rule).
+ * The I/O poller (see poller.h for the handle slots, the re-arm rule and
+ * the closing protocol).
  */
 #define _GNU_SOURCE
 #include "sched/poller.h"
@@ -14,6 +15,7 @@
 #include "sched/runtime.h"
 
 #define PAGE_HANDLES 1024
+#define PAGES (sizeof((struct poller *)0)->pages / sizeof((struct poller *)0)->pages[0])
 #define MAX_EVENTS 256
 #define READY ((struct weft_task *)1)
 
@@ -27,9 +29,12 @@ struct io_waiter {
 struct io_handle {
     struct runtime *rt;
     int fd;
-    unsigned gen;             /* atomic: bumped by poller_close */
-    unsigned registered_gen;  /* under the poller's lock; gen + 1 when registered */
-    struct weft_task *slot[2];  /* atomic: NULL, READY, or a waiting task (with a reference) */
+    unsigned gen;              /* atomic, written under the poller's lock: the incarnation */
+    unsigned registered_gen;   /* atomic, written under the lock: gen + 1 once registered */
+    bool polled;               /* atomic, written under the lock: in epoll (else always ready) */
+    bool close_pending;        /* under the lock: close(2) of a closing incarnation is to come */
+    unsigned use;              /* atomic: USE_CALL per call in progress | USE_CLOSING */
+    struct weft_task *slot[2]; /* atomic: NULL, READY, or a waiting task (with a reference) */
     spinlock queue_lock;
     /* More tasks waiting the same way, each with a reference, all woken on
      * every edge: queue is where they wait (its head read atomically by the
@@ -38,7 +43,7 @@ struct io_handle {
     struct io_waiter *queue[2];
     struct io_waiter *waking[2];
     struct weft_task *handoff[2]; /* single-thread: the task the queued wake-up is for */
-    struct callback wake[2];  /* single-thread: the wake-up as its own loop entry */
+    struct callback wake[2];      /* single-thread: the wake-up as its own loop entry */
 };
 
 int poller_init(struct poller *p)
@@ -58,14 +63,14 @@ int poller_init(struct poller *p)
     p->polling = p->wake_pending = false;
     p->waiting = 0;
     pthread_mutex_init(&p->lock, NULL);
-    for (size_t i = 0; i < sizeof p->pages / sizeof p->pages[0]; i++)
+    for (size_t i = 0; i < PAGES; i++)
         p->pages[i] = NULL;
     return 0;
 }
 
 void poller_destroy(struct poller *p)
 {
-    for (size_t i = 0; i < sizeof p->pages / sizeof p->pages[0]; i++) {
+    for (size_t i = 0; i < PAGES; i++) {
         if (!p->pages[i])
             continue;
         for (size_t j = 0; j < PAGE_HANDLES; j++)
@@ -95,59 +100,91 @@ static struct io_handle *handle_new(struct runtime *rt, int fd)
     return h;
 }
 
-struct io_handle *poller_handle(struct runtime *rt, int fd, int *err)
+/* Under the lock: fd's handle, made with its page if need be. */
+static struct io_handle *handle_locked(struct runtime *rt, int fd, int *err)
 {
     struct poller *p = &rt->poller;
     size_t page = (size_t)fd / PAGE_HANDLES, index = (size_t)fd % PAGE_HANDLES;
-    if (fd < 0 || page >= sizeof p->pages / sizeof p->pages[0]) {
+    /* Read here, under the lock, not before it: another thread may have
+     * made the page meanwhile, and a second page would replace the first. */
+    struct io_handle **slots = p->pages[page];
+    *err = ENOMEM;
+    if (!slots) {
+        if (!(slots = calloc(PAGE_HANDLES, sizeof *slots)))
+            return NULL;
+        /* Release: the fast path's acquire load finds the page initialised. */
+        __atomic_store_n(&p->pages[page], slots, __ATOMIC_RELEASE);
+    }
+    struct io_handle *h = slots[index];
+    if (!h) {
+        if (!(h = handle_new(rt, fd)))
+            return NULL;
+        /* Release: the fast path finds the handle initialised. */
+        __atomic_store_n(&slots[index], h, __ATOMIC_RELEASE);
+    }
+    *err = 0;
+    return h;
+}
+
+/* Under the lock: make h's current incarnation non-blocking and watched.
+ * Once per incarnation, not on every call: each step is a system call. */
+static int watch(struct poller *p, struct io_handle *h)
+{
+    int flags = fcntl(h->fd, F_GETFL);
+    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(h->fd, F_SETFL, flags | O_NONBLOCK) < 0))
+        return errno;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = h};
+    bool polled = true;
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, h->fd, &ev) != 0) {
+        if (errno == EPERM)
+            polled = false; /* a regular file or the like: always ready */
+        else if (errno != EEXIST || epoll_ctl(p->epfd, EPOLL_CTL_MOD, h->fd, &ev) != 0)
+            return errno;
+    }
+    __atomic_store_n(&h->polled, polled, __ATOMIC_RELAXED);
+    /* Release: a fast-path look-up that sees the registration sees polled. */
+    __atomic_store_n(&h->registered_gen, h->gen + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Cold: a new number, or a new incarnation to register. Out of line, so
+ * that the look-up's fast path stays a leaf without a frame. */
+static __attribute__((noinline, cold)) struct io_handle *handle_slow(struct runtime *rt, int fd,
+                                                                     unsigned *gen, int *err)
+{
+    struct poller *p = &rt->poller;
+    pthread_mutex_lock(&p->lock);
+    struct io_handle *h = handle_locked(rt, fd, err);
+    if (h && h->registered_gen != h->gen + 1 && (*err = watch(p, h)))
+        h = NULL;
+    if (h)
+        *gen = h->gen;
+    pthread_mutex_unlock(&p->lock);
+    return h;
+}
+
+struct io_handle *poller_handle(struct runtime *rt, int fd, unsigned *gen, int *err)
+{
+    struct poller *p = &rt->poller;
+    size_t page = (size_t)fd / PAGE_HANDLES;
+    if (fd < 0 || page >= PAGES) {
         *err = EBADF;
         return NULL;
     }
+    /* Acquire, both: pair with the release stores of handle_locked. */
     struct io_handle **slots = __atomic_load_n(&p->pages[page], __ATOMIC_ACQUIRE);
-    struct io_handle *h = slots ? __atomic_load_n(&slots[index], __ATOMIC_ACQUIRE) : NULL;
-    if (h && __atomic_load_n(&h->registered_gen, __ATOMIC_ACQUIRE) ==
-                 __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) + 1)
-        return h;
-    pthread_mutex_lock(&p->lock);
-    *err = ENOMEM;
-    /* Again under the lock: another thread may have made the page since. */
-    slots = p->pages[page];
-    if (!slots) {
-        slots = calloc(PAGE_HANDLES, sizeof *slots);
-        if (!slots)
-            goto out;
-        __atomic_store_n(&p->pages[page], slots, __ATOMIC_RELEASE);
-    }
-    h = slots[index];
-    if (!h) {
-        h = handle_new(rt, fd);
-        if (!h)
-            goto out;
-        __atomic_store_n(&slots[index], h, __ATOMIC_RELEASE);
-    }
-    if (h->registered_gen != h->gen + 1) {
-        /* Once per incarnation, not on every wait: a descriptor weft waits
-         * on must not block its worker, and asking costs a system call. */
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
-            *err = errno;
-            h = NULL;
-            goto out;
+    struct io_handle *h =
+        slots ? __atomic_load_n(&slots[(size_t)fd % PAGE_HANDLES], __ATOMIC_ACQUIRE) : NULL;
+    if (h) {
+        /* A stale pair (a close between the two loads) is caught by io_enter. */
+        unsigned g = __atomic_load_n(&h->gen, __ATOMIC_RELAXED);
+        /* Acquire: pairs with watch's release, for polled. */
+        if (__atomic_load_n(&h->registered_gen, __ATOMIC_ACQUIRE) == g + 1) {
+            *gen = g;
+            return h;
         }
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                                 .data.ptr = h};
-        if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 &&
-            (errno != EEXIST || epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)) {
-            *err = errno;
-            h = NULL;
-            goto out;
-        }
-        __atomic_store_n(&h->registered_gen, h->gen + 1, __ATOMIC_RELEASE);
     }
-    *err = 0;
-out:
-    pthread_mutex_unlock(&p->lock);
-    return *err ? NULL : h;
+    return handle_slow(rt, fd, gen, err);
 }
 
 static void wake_slot_task(struct weft_task *t)
@@ -308,14 +345,18 @@ static bool take_ready(struct io_handle *h, unsigned dirs)
     return false;
 }
 
-int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, double deadline)
+int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, unsigned gen,
+            double deadline)
 {
     int err = task_await_enter(self);
     if (err)
         return err;
-    unsigned gen = __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE);
-    if (take_ready(h, dirs))
-        return 0; /* an edge nobody consumed yet: try again */
+    if (__atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen)
+        return EBADF;
+    /* A file epoll refuses is always ready (poll(2) says so too), and
+     * returns no EAGAIN to wait after. */
+    if (!__atomic_load_n(&h->polled, __ATOMIC_RELAXED) || take_ready(h, dirs))
+        return 0; /* try again */
     uint64_t seq = task_wait_begin(self);
     __atomic_store_n(&self->io_seq, seq, __ATOMIC_RELEASE);
     struct timer *tm = NULL;
@@ -397,13 +438,13 @@ void poller_wake(struct poller *p)
 int poller_close(struct runtime *rt, int fd)
 {
     struct poller *p = &rt->poller;
-    size_t page = (size_t)fd / PAGE_HANDLES, index = (size_t)fd % PAGE_HANDLES;
+    size_t page = (size_t)fd / PAGE_HANDLES;
     struct io_handle *h = NULL;
-    if (fd >= 0 && page < sizeof p->pages / sizeof p->pages[0]) {
+    if (fd >= 0 && page < PAGES) {
         pthread_mutex_lock(&p->lock);
-        if (p->pages[page])
-            h = p->pages[page][index];
-        if (h && h->registered_gen == h->gen + 1)
+        struct io_handle **slots = p->pages[page];
+        h = slots ? slots[(size_t)fd % PAGE_HANDLES] : NULL;
+        if (h && h->registered_gen == h->gen + 1 && __atomic_load_n(&h->polled, __ATOMIC_RELAXED))
             epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
         if (h)
             __atomic_add_fetch(&h->gen, 1, __ATOMIC_ACQ_REL);

@@ -4,10 +4,18 @@
  * Go's netpoller.
  *
  * Every descriptor the runtime has seen has an io_handle, found by its
- * number in a two-level table, registered once per incarnation with
- * EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET. Edge-triggered, so readiness is
- * remembered: each direction has a slot that holds nothing, READY (an edge
- * arrived that nobody consumed) or the task waiting (with a reference).
+ * number in a two-level table, and kept until the runtime ends (the number
+ * comes back). The handle of a number lives through incarnations: each
+ * weft_close ends one (its generation changes), and the first call on the
+ * number after that registers the next one: makes it non-blocking and adds
+ * it to epoll with EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET. A call looks
+ * the handle up, and registers it if need be, before its first system call,
+ * so no worker ever blocks in one; on a registered incarnation the look-up
+ * is a few loads.
+ *
+ * Edge-triggered, so readiness is remembered: each direction has a slot
+ * that holds nothing, READY (an edge arrived that nobody consumed) or the
+ * task waiting (with a reference).
  *
  * The re-arm rule. A task first tries its I/O; only on EAGAIN does it wait.
  * To wait it consumes a READY mark if there is one (and tries again), else
@@ -22,9 +30,6 @@
  * A second task waiting the same way on the same descriptor (several
  * acceptors on one listening socket) queues behind the slot's task; every
  * edge wakes them all, and each tries again.
- *
- * A closed descriptor's handle stays (its number will come back); its
- * generation changes, which is how a task woken by weft_close knows.
  */
 #ifndef SCHED_POLLER_H
 #define SCHED_POLLER_H
@@ -55,15 +60,19 @@ struct poller {
 int poller_init(struct poller *p);
 void poller_destroy(struct poller *p);
 
-/* The handle for fd, registered with epoll; NULL with *err on failure. */
-struct io_handle *poller_handle(struct runtime *rt, int fd, int *err);
+/* The handle of fd, its current incarnation registered (non-blocking, and
+ * watched by epoll unless epoll refuses the file, as it does regular files,
+ * which are always ready), and that incarnation's generation in *gen; NULL
+ * with *err on failure. No system call once the incarnation is registered. */
+struct io_handle *poller_handle(struct runtime *rt, int fd, unsigned *gen, int *err);
 
 /* In the running task, after an I/O attempt returned EAGAIN: wait until
  * one of dirs (IO_READABLE, IO_WRITABLE) may be ready or the deadline
  * (runtime_now seconds; < 0: none) passes. 0: try the I/O again (possibly
  * spurious; the caller checks the deadline after that try); ECANCELED, or
- * EBADF (closed meanwhile). */
-int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, double deadline);
+ * EBADF (incarnation gen was closed). */
+int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, unsigned gen,
+            double deadline);
 
 /* Wait up to timeout_ms (-1: forever, 0: just look) and wake the tasks
  * whose descriptors became ready. Returns how many tasks were woken. Only
