@@ -34,7 +34,10 @@ static int begin(double timeout, struct weft_task **self, double *deadline)
 }
 
 /* One call on a descriptor: its task and deadline, and the handle and
- * incarnation of the descriptor, taken once, before the first system call. */
+ * incarnation of the descriptor, taken once, before the first system call.
+ * Every system call on the number is made between io_enter and io_leave,
+ * so a weft_close meanwhile never hands the number to another connection
+ * under the call (sched/poller.h). */
 struct call {
     struct weft_task *self;
     double deadline;
@@ -112,8 +115,11 @@ static int transfer(struct call *c, int fd, void *buf, size_t len, size_t *done,
                     unsigned dir)
 {
     for (;;) {
-        int err;
+        int err = io_enter(c->h, c->gen);
+        if (err)
+            return err;
         ssize_t n = op(fd, buf, len);
+        io_leave(c->h);
         if (n >= 0) {
             *done = (size_t)n;
             return 0;
@@ -150,7 +156,7 @@ int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout)
 }
 
 /* One call to the end, on one incarnation: a close between two reads ends
- * it rather than letting the next read wait on a new connection. */
+ * it rather than letting the next read reach a new connection. */
 int weft_read_exactly(int fd, void *buf, size_t len, double timeout)
 {
     struct call c;
@@ -191,9 +197,13 @@ int weft_wait_fd(int fd, unsigned events, double timeout)
     unsigned dirs =
         (events & WEFT_READABLE ? IO_READABLE : 0) | (events & WEFT_WRITABLE ? IO_WRITABLE : 0);
     for (;;) {
+        if ((err = io_enter(c.h, c.gen)))
+            return err;
         int n = poll(&p, 1, 0);
-        if (n < 0 && errno != EINTR)
-            return errno;
+        int poll_err = errno;
+        io_leave(c.h);
+        if (n < 0 && poll_err != EINTR)
+            return poll_err;
         if (n > 0)
             return p.revents & POLLNVAL ? EBADF : 0;
         if ((err = wait_ready(&c, dirs)))
@@ -208,17 +218,21 @@ int weft_accept(int listen_fd, int *fd, double timeout)
     if (err)
         return err;
     for (;;) {
+        if ((err = io_enter(c.h, c.gen)))
+            return err;
         int s = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int accept_err = errno;
+        io_leave(c.h);
         if (s >= 0) {
             int one = 1;
             setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             *fd = s;
             return 0;
         }
-        if (errno == ECONNABORTED || errno == EINTR)
+        if (accept_err == ECONNABORTED || accept_err == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return errno;
+        if (accept_err != EAGAIN && accept_err != EWOULDBLOCK)
+            return accept_err;
         if ((err = wait_ready(&c, IO_READABLE)))
             return err;
     }
@@ -289,7 +303,8 @@ int weft_local_port(int fd, uint16_t *port)
     return 0;
 }
 
-/* A connect in progress on s: its outcome. */
+/* A connect in progress on s: its outcome. Nobody else knows s yet, so
+ * its system calls need no io_enter. */
 static int connect_wait(struct call *c, int s, const struct addrinfo *ai)
 {
     int err = call_attach(c, s);

@@ -54,8 +54,12 @@ int weft_write_all(int fd, const void *buf, size_t len, double timeout);
 int weft_wait_fd(int fd, unsigned events, double timeout);
 
 int weft_shutdown(int fd, int how); /* shutdown(2): SHUT_RD, SHUT_WR, SHUT_RDWR */
-/* Close fd; tasks waiting on it wake with EBADF. Use it instead of close(2)
- * for every descriptor weft has waited on. */
+/* Close fd; tasks waiting on it wake with EBADF. A call running on fd in
+ * another task meanwhile ends with EBADF or finishes on fd as it was, never
+ * on a descriptor that takes the number next: the number is freed (and the
+ * close(2) done) once no call is inside a system call on it. EBADF if fd
+ * is being closed already. Use it instead of close(2) for every descriptor
+ * given to these calls, from tasks: from other threads it is close(2). */
 int weft_close(int fd);
 
 #ifdef __cplusplus

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "sched/poller.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -18,6 +19,12 @@
 #define PAGES (sizeof((struct poller *)0)->pages / sizeof((struct poller *)0)->pages[0])
 #define MAX_EVENTS 256
 #define READY ((struct weft_task *)1)
+
+/* The handle's use word: USE_CALL for each call inside a system call on
+ * the descriptor (and for a closer until it has woken the waiters), and
+ * USE_CLOSING from the start of a close until its close(2). */
+#define USE_CLOSING 1u
+#define USE_CALL 2u
 
 /* A task queued behind the one in a slot. It lives on that task's stack,
  * one per direction, as a task waiting both ways is in both queues. */
@@ -73,8 +80,11 @@ void poller_destroy(struct poller *p)
     for (size_t i = 0; i < PAGES; i++) {
         if (!p->pages[i])
             continue;
-        for (size_t j = 0; j < PAGE_HANDLES; j++)
+        for (size_t j = 0; j < PAGE_HANDLES; j++) {
+            /* Calls are done when the runtime ends, and so are their closes. */
+            assert(!p->pages[i][j] || !p->pages[i][j]->close_pending);
             free(p->pages[i][j]);
+        }
         free(p->pages[i]);
     }
     close(p->wakefd);
@@ -155,8 +165,12 @@ static __attribute__((noinline, cold)) struct io_handle *handle_slow(struct runt
     struct poller *p = &rt->poller;
     pthread_mutex_lock(&p->lock);
     struct io_handle *h = handle_locked(rt, fd, err);
-    if (h && h->registered_gen != h->gen + 1 && (*err = watch(p, h)))
+    if (h && (__atomic_load_n(&h->use, __ATOMIC_RELAXED) & USE_CLOSING)) {
+        *err = EBADF; /* the descriptor is on its way out: registering it now would outlive it */
         h = NULL;
+    } else if (h && h->registered_gen != h->gen + 1 && (*err = watch(p, h))) {
+        h = NULL;
+    }
     if (h)
         *gen = h->gen;
     pthread_mutex_unlock(&p->lock);
@@ -185,6 +199,52 @@ struct io_handle *poller_handle(struct runtime *rt, int fd, unsigned *gen, int *
         }
     }
     return handle_slow(rt, fd, gen, err);
+}
+
+/* Under the lock: close(2) for a closing incarnation that no call uses any
+ * more, once (close_pending). Under the lock, and CLOSING cleared in the
+ * same breath: from close(2) on the number may come back with a new
+ * descriptor, whose first call registers it under the lock, and must then
+ * find CLOSING gone. */
+static int close_if_unused(struct io_handle *h)
+{
+    /* Acquire: every call that left is done with the number (their
+     * releases head release sequences that this load reads the end of). */
+    if (!h->close_pending || __atomic_load_n(&h->use, __ATOMIC_ACQUIRE) != USE_CLOSING)
+        return 0;
+    h->close_pending = false;
+    int err = close(h->fd) == 0 ? 0 : errno;
+    /* Release: a call that enters after this sees the new generation. */
+    __atomic_fetch_and(&h->use, ~USE_CLOSING, __ATOMIC_RELEASE);
+    return err;
+}
+
+/* Cold: leaving a closing handle, possibly last. */
+static __attribute__((noinline, cold)) int leave_closing(struct io_handle *h)
+{
+    struct poller *p = &h->rt->poller;
+    pthread_mutex_lock(&p->lock);
+    int err = close_if_unused(h);
+    pthread_mutex_unlock(&p->lock);
+    return err;
+}
+
+int io_enter(struct io_handle *h, unsigned gen)
+{
+    /* Acquire: after a close that has finished, the generation read below
+     * is the new one (pairs with close_if_unused's release). */
+    unsigned use = __atomic_fetch_add(&h->use, USE_CALL, __ATOMIC_ACQUIRE);
+    if (!(use & USE_CLOSING) && __atomic_load_n(&h->gen, __ATOMIC_RELAXED) == gen)
+        return 0;
+    io_leave(h);
+    return EBADF;
+}
+
+void io_leave(struct io_handle *h)
+{
+    /* Release: the system call is over before a closer counts this call out. */
+    if (__atomic_fetch_sub(&h->use, USE_CALL, __ATOMIC_RELEASE) & USE_CLOSING)
+        leave_closing(h);
 }
 
 static void wake_slot_task(struct weft_task *t)
@@ -439,21 +499,34 @@ int poller_close(struct runtime *rt, int fd)
 {
     struct poller *p = &rt->poller;
     size_t page = (size_t)fd / PAGE_HANDLES;
-    struct io_handle *h = NULL;
-    if (fd >= 0 && page < PAGES) {
-        pthread_mutex_lock(&p->lock);
-        struct io_handle **slots = p->pages[page];
-        h = slots ? slots[(size_t)fd % PAGE_HANDLES] : NULL;
-        if (h && h->registered_gen == h->gen + 1 && __atomic_load_n(&h->polled, __ATOMIC_RELAXED))
-            epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-        if (h)
-            __atomic_add_fetch(&h->gen, 1, __ATOMIC_ACQ_REL);
+    if (fd < 0 || page >= PAGES)
+        return close(fd) == 0 ? 0 : errno; /* no handle can exist */
+    pthread_mutex_lock(&p->lock);
+    struct io_handle **slots = p->pages[page];
+    struct io_handle *h = slots ? slots[(size_t)fd % PAGE_HANDLES] : NULL;
+    if (!h || (__atomic_load_n(&h->use, __ATOMIC_RELAXED) & USE_CLOSING)) {
+        /* A number never seen: closed under the lock, so a first call on it
+         * registers it wholly before or wholly after. One being closed:
+         * close(2) would free it under the calls still on it. */
+        int err = h ? EBADF : close(fd) == 0 ? 0 : errno;
         pthread_mutex_unlock(&p->lock);
+        return err;
     }
-    if (h) {
-        /* Waiters see the new generation and answer EBADF. */
-        signal_slot(h, IO_READ, NULL);
-        signal_slot(h, IO_WRITE, NULL);
-    }
-    return close(fd) == 0 ? 0 : errno;
+    if (h->registered_gen == h->gen + 1 && __atomic_load_n(&h->polled, __ATOMIC_RELAXED))
+        epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    /* Counted as a call until the waiters are woken, so that the number
+     * cannot be closed, taken and registered again under the wake-ups.
+     * Relaxed: calls learn of CLOSING from this word itself, and nothing
+     * else they read needs ordering with it (the generation has its own). */
+    __atomic_fetch_add(&h->use, USE_CALL | USE_CLOSING, __ATOMIC_RELAXED);
+    h->close_pending = true;
+    /* Release: a waiter that sees the new generation sees the rest. */
+    __atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&p->lock);
+    /* Waiters see the new generation and answer EBADF. */
+    signal_slot(h, IO_READ, NULL);
+    signal_slot(h, IO_WRITE, NULL);
+    /* Release: as io_leave. */
+    __atomic_fetch_sub(&h->use, USE_CALL, __ATOMIC_RELEASE);
+    return leave_closing(h);
 }

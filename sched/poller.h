@@ -30,6 +30,57 @@
  * A second task waiting the same way on the same descriptor (several
  * acceptors on one listening socket) queues behind the slot's task; every
  * edge wakes them all, and each tries again.
+ *
+ * Closing. weft_close may come while a call on the same descriptor is in
+ * the middle of a system call on another worker, or between two of them.
+ * Two things must then hold: the call never reaches another connection that
+ * took the number meanwhile, and no interleaving leaves the number's next
+ * incarnation unwatched. So every system call a weft call makes on the
+ * number is bracketed by io_enter and io_leave, which count the calls in
+ * progress in the handle's `use` word, and closing is done in two steps:
+ *
+ * 1. Under the poller's lock, poller_close marks the handle CLOSING (and
+ *    counts itself as a call), removes the descriptor from epoll and bumps
+ *    the generation. Then it wakes the waiters, which see the generation
+ *    and answer EBADF, and leaves like a call.
+ * 2. Whoever leaves last (the closer, or the last call still inside a
+ *    system call) does close(2) and clears CLOSING, both under the lock:
+ *    the number may come back with a new descriptor from close(2) on, and
+ *    its first call, registering under the lock, must find CLOSING gone.
+ *    (So a socket with SO_LINGER holds the lock while it lingers.)
+ *
+ * Invariants:
+ * - The number stays open while use counts a call: a call inside io_enter
+ *   and io_leave works on the incarnation it started on, or on none.
+ * - io_enter refuses (EBADF) while CLOSING is set, or once the generation
+ *   is not the one the call started with: a call that started before a
+ *   close never touches the number after it.
+ * - Registration happens under the lock and refuses (EBADF) while CLOSING
+ *   is set, and CLOSING is cleared only after close(2). So no call can add
+ *   a descriptor to epoll that close(2) then drops from it: the handle's
+ *   registered generation always means what it says.
+ * - close(2) is done once per incarnation (close_pending, under the lock).
+ * The common path costs two uncontended atomic additions on the handle
+ * (enter and leave) and no lock; only a call that meets a close takes the
+ * lock. A close that had to wait answers 0: its close(2) is done by the
+ * last call out, and an error from it is lost.
+ *
+ * Rejected: closing under the lock with no count (a call between its check
+ * and its system call can still reach the next connection); a per-worker
+ * hazard slot (as dear: a full fence per system call, and the closer has to
+ * wait for other workers instead of leaving the close to them).
+ *
+ * Locks: the poller's lock is taken first and alone; a handle's queue lock
+ * is a leaf, never held while taking the poller's lock. Neither is held
+ * while a task is woken, except the single-thread hand-off, which only
+ * queues a callback.
+ *
+ * weft_close from a thread that is no worker of the runtime (a blocking
+ * job) is a plain close(2): the runtime cannot be found from there. Such a
+ * close does not end the handle's incarnation, so the next descriptor with
+ * that number is taken for the old one: it is not made non-blocking and
+ * its waits are not woken. Use weft_close from tasks for descriptors that
+ * tasks use.
  */
 #ifndef SCHED_POLLER_H
 #define SCHED_POLLER_H
@@ -53,7 +104,7 @@ struct poller {
     bool polling;            /* atomic: some thread is inside a blocking epoll_wait */
     bool wake_pending;       /* atomic: the eventfd has been written and not drained */
     long waiting;            /* atomic: tasks parked on descriptors */
-    pthread_mutex_t lock;    /* table growth and registration */
+    pthread_mutex_t lock;    /* table growth, registration and closing */
     struct io_handle **pages[4096];
 };
 
@@ -63,8 +114,16 @@ void poller_destroy(struct poller *p);
 /* The handle of fd, its current incarnation registered (non-blocking, and
  * watched by epoll unless epoll refuses the file, as it does regular files,
  * which are always ready), and that incarnation's generation in *gen; NULL
- * with *err on failure. No system call once the incarnation is registered. */
+ * with *err on failure (EBADF while fd is being closed). No system call
+ * once the incarnation is registered. */
 struct io_handle *poller_handle(struct runtime *rt, int fd, unsigned *gen, int *err);
+
+/* Around every system call on the descriptor of a call that started on
+ * incarnation gen: io_enter answers 0 (the number is that incarnation's
+ * until io_leave), or EBADF (it was closed, or is being closed; nothing
+ * more to do). io_leave may do a deferred close(2), so read errno before it. */
+int io_enter(struct io_handle *h, unsigned gen);
+void io_leave(struct io_handle *h);
 
 /* In the running task, after an I/O attempt returned EAGAIN: wait until
  * one of dirs (IO_READABLE, IO_WRITABLE) may be ready or the deadline
@@ -83,7 +142,10 @@ void poller_release(struct poller *p);
 /* Make a blocking poller_poll return. */
 void poller_wake(struct poller *p);
 
-/* Forget fd (waking its waiters with EBADF) and close it. */
+/* End fd's incarnation (waking its waiters with EBADF) and close it, at
+ * once or when the last call inside a system call on it leaves: 0, or
+ * close(2)'s error when it closed at once; EBADF if a close of fd is
+ * already under way. */
 int poller_close(struct runtime *rt, int fd);
 
 static inline bool poller_has_waiters(struct poller *p)
