@@ -66,14 +66,15 @@
  * last call out, and an error from it is lost.
  *
  * Rejected: closing under the lock with no count (a call between its check
- * and its system call can still reach the next connection); a per-worker
- * hazard slot (as dear: a full fence per system call, and the closer has to
- * wait for other workers instead of leaving the close to them).
+ * and its system call can still reach the next connection); a hazard slot
+ * per worker, published with one fence per system call instead of two
+ * additions (a call leaving would need a second fence to see that a close
+ * waits for it, so the closer would have to spin until other workers'
+ * system calls end, instead of leaving the close(2) to them).
  *
- * Locks: the poller's lock is taken first and alone; a handle's queue lock
- * is a leaf, never held while taking the poller's lock. Neither is held
- * while a task is woken, except the single-thread hand-off, which only
- * queues a callback.
+ * Locks: the poller's lock is taken first and alone (fcntl, epoll_ctl and
+ * close(2) are done under it); a handle's queue lock is a leaf, never held
+ * while taking the poller's lock. Neither is held while a task is woken.
  *
  * weft_close from a thread that is no worker of the runtime (a blocking
  * job) is a plain close(2): the runtime cannot be found from there. Such a
