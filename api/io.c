@@ -35,16 +35,43 @@ static int begin(double timeout, struct weft_task **self, double *deadline)
     return 0;
 }
 
-/* Park until fd may be ready in dir, or the deadline passes. */
-static int wait_ready(struct weft_task *self, int fd, enum io_dir dir, double deadline)
+/* One call on a descriptor: its task and deadline, and the handle and
+ * incarnation of the descriptor, taken once, before the first system call.
+ * Every system call on the number is made between io_enter and io_leave,
+ * so a weft_close meanwhile never hands the number to another connection
+ * under the call (sched/poller.h). */
+struct call {
+    struct weft_task *self;
+    double deadline;
+    struct io_handle *h;
+    unsigned gen;
+};
+
+/* The handle of fd, which the first call on each incarnation registers:
+ * non-blocking from here on. */
+static int call_attach(struct call *c, int fd)
 {
-    if (deadline >= 0 && runtime_now(self->rt) >= deadline)
-        return ETIMEDOUT;
     int err;
-    struct io_handle *h = poller_handle(self->rt, fd, &err);
-    if (!h)
-        return err; /* a handle sets fd non-blocking when it registers it */
-    return io_wait(self, h, dir, deadline);
+    c->h = poller_handle(c->self->rt, fd, &c->gen, &err);
+    return c->h ? 0 : err;
+}
+
+/* begin(), then the call's own argument checks (args_ok), then the handle. */
+static int call_begin(struct call *c, int fd, double timeout, bool args_ok)
+{
+    int err = begin(timeout, &c->self, &c->deadline);
+    if (!err && !args_ok)
+        err = EINVAL;
+    return err ? err : call_attach(c, fd);
+}
+
+/* Park until the descriptor may be ready in one of dirs, or the deadline
+ * passes. */
+static int wait_ready(struct call *c, unsigned dirs)
+{
+    if (c->deadline >= 0 && runtime_now(c->self->rt) >= c->deadline)
+        return ETIMEDOUT;
+    return io_wait(c->self, c->h, dirs, c->gen, c->deadline);
 }
 
 /* One system call's outcome: >= 0 done, or -errno. */
@@ -85,33 +112,34 @@ static ssize_t op_write(int fd, void *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
-static int transfer(int fd, void *buf, size_t len, size_t *done, double timeout, io_op *op,
-                    enum io_dir dir)
+/* op until it moves a byte or fails: 0 and *done, or an error. */
+static int transfer(struct call *c, int fd, void *buf, size_t len, size_t *done, io_op *op,
+                    unsigned dir)
 {
-    struct weft_task *self;
-    double deadline;
-    int err = begin(timeout, &self, &deadline);
-    if (err)
-        return err;
-    if (!buf && len)
-        return EINVAL;
     for (;;) {
+        int err = io_enter(c->h, c->gen);
+        if (err)
+            return err;
         ssize_t n = op(fd, buf, len);
+        io_leave(c->h);
         if (n >= 0) {
             *done = (size_t)n;
             return 0;
         }
         if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR)
             return (int)-n;
-        if (n != -EINTR && (err = wait_ready(self, fd, dir, deadline)))
+        if (n != -EINTR && (err = wait_ready(c, dir)))
             return err;
     }
 }
 
 int weft_read(int fd, void *buf, size_t len, size_t *got, double timeout)
 {
+    struct call c;
     size_t n = 0;
-    int err = transfer(fd, buf, len, &n, timeout, op_read, IO_READ);
+    int err = call_begin(&c, fd, timeout, buf || !len);
+    if (!err)
+        err = transfer(&c, fd, buf, len, &n, op_read, IO_READABLE);
     if (got)
         *got = n;
     return err;
@@ -119,30 +147,25 @@ int weft_read(int fd, void *buf, size_t len, size_t *got, double timeout)
 
 int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout)
 {
+    struct call c;
     size_t n = 0;
-    int err = transfer(fd, (void *)buf, len, &n, timeout, op_write, IO_WRITE);
+    int err = call_begin(&c, fd, timeout, buf || !len);
+    if (!err)
+        err = transfer(&c, fd, (void *)buf, len, &n, op_write, IO_WRITABLE);
     if (put)
         *put = n;
     return err;
 }
 
-/* The time left until an absolute deadline, as a timeout. */
-static double remaining(struct weft_task *self, double deadline)
-{
-    if (deadline < 0)
-        return WEFT_FOREVER;
-    double left = deadline - runtime_now(self->rt);
-    return left > 0 ? left : 0;
-}
-
+/* One call to the end, on one incarnation: a close between two reads ends
+ * it rather than letting the next read reach a new connection. */
 int weft_read_exactly(int fd, void *buf, size_t len, double timeout)
 {
-    struct weft_task *self;
-    double deadline;
-    int err = begin(timeout, &self, &deadline);
+    struct call c;
+    int err = call_begin(&c, fd, timeout, buf || !len);
     for (size_t off = 0; !err && off < len;) {
-        size_t got;
-        err = weft_read(fd, (char *)buf + off, len - off, &got, remaining(self, deadline));
+        size_t got = 0;
+        err = transfer(&c, fd, (char *)buf + off, len - off, &got, op_read, IO_READABLE);
         if (!err && got == 0)
             err = ENODATA;
         off += got;
@@ -152,12 +175,11 @@ int weft_read_exactly(int fd, void *buf, size_t len, double timeout)
 
 int weft_write_all(int fd, const void *buf, size_t len, double timeout)
 {
-    struct weft_task *self;
-    double deadline;
-    int err = begin(timeout, &self, &deadline);
+    struct call c;
+    int err = call_begin(&c, fd, timeout, buf || !len);
     for (size_t off = 0; !err && off < len;) {
-        size_t put;
-        err = weft_write(fd, (const char *)buf + off, len - off, &put, remaining(self, deadline));
+        size_t put = 0;
+        err = transfer(&c, fd, (char *)buf + off, len - off, &put, op_write, IO_WRITABLE);
         off += put;
     }
     return err;
@@ -165,53 +187,55 @@ int weft_write_all(int fd, const void *buf, size_t len, double timeout)
 
 int weft_wait_fd(int fd, unsigned events, double timeout)
 {
-    struct weft_task *self;
-    double deadline;
-    int err = begin(timeout, &self, &deadline);
+    struct call c;
+    int err = call_begin(&c, fd, timeout,
+                         events && !(events & ~(unsigned)(WEFT_READABLE | WEFT_WRITABLE)));
     if (err)
         return err;
-    if (!events || (events & ~(unsigned)(WEFT_READABLE | WEFT_WRITABLE)))
-        return EINVAL;
     struct pollfd p = {.fd = fd,
                        .events = (short)((events & WEFT_READABLE ? POLLIN : 0) |
                                          (events & WEFT_WRITABLE ? POLLOUT : 0))};
-    /* The poller reports edges; the level is the kernel's to tell. When both
-     * directions are asked for, the wait is for readability (a socket that
-     * is not writable now is rare; the level check catches it each round). */
-    enum io_dir dir = events & WEFT_READABLE ? IO_READ : IO_WRITE;
+    /* The poller reports edges; the level is the kernel's to tell. */
+    unsigned dirs =
+        (events & WEFT_READABLE ? IO_READABLE : 0) | (events & WEFT_WRITABLE ? IO_WRITABLE : 0);
     for (;;) {
+        if ((err = io_enter(c.h, c.gen)))
+            return err;
         int n = poll(&p, 1, 0);
-        if (n < 0 && errno != EINTR)
-            return errno;
+        int poll_err = errno;
+        io_leave(c.h);
+        if (n < 0 && poll_err != EINTR)
+            return poll_err;
         if (n > 0)
             return p.revents & POLLNVAL ? EBADF : 0;
-        if ((err = wait_ready(self, fd, dir, deadline)))
+        if ((err = wait_ready(&c, dirs)))
             return err;
     }
 }
 
 int weft_accept(int listen_fd, int *fd, double timeout)
 {
-    struct weft_task *self;
-    double deadline;
-    int err = begin(timeout, &self, &deadline);
+    struct call c;
+    int err = call_begin(&c, listen_fd, timeout, fd != NULL);
     if (err)
         return err;
-    if (!fd)
-        return EINVAL;
     for (;;) {
-        int c = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c >= 0) {
+        if ((err = io_enter(c.h, c.gen)))
+            return err;
+        int s = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int accept_err = errno;
+        io_leave(c.h);
+        if (s >= 0) {
             int one = 1;
-            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            *fd = c;
+            setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            *fd = s;
             return 0;
         }
-        if (errno == ECONNABORTED || errno == EINTR)
+        if (accept_err == ECONNABORTED || accept_err == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return errno;
-        if ((err = wait_ready(self, listen_fd, IO_READ, deadline)))
+        if (accept_err != EAGAIN && accept_err != EWOULDBLOCK)
+            return accept_err;
+        if ((err = wait_ready(&c, IO_READABLE)))
             return err;
     }
 }
@@ -281,25 +305,34 @@ int weft_local_port(int fd, uint16_t *port)
     return 0;
 }
 
+/* A connect in progress on s: its outcome. Nobody else knows s yet, so
+ * its system calls need no io_enter. */
+static int connect_wait(struct call *c, int s, const struct addrinfo *ai)
+{
+    int err = call_attach(c, s);
+    if (err)
+        return err;
+    do {
+        if ((err = wait_ready(c, IO_WRITABLE)))
+            return err;
+        socklen_t len = sizeof err;
+        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        else if (err == 0 && connect(s, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EISCONN)
+            err = errno;
+    } while (err == EINPROGRESS || err == EALREADY);
+    return err;
+}
+
 /* Connect one address: 0 and *fd, or an error. */
-static int connect_one(struct weft_task *self, const struct addrinfo *ai, int *fd, double deadline)
+static int connect_one(struct call *c, const struct addrinfo *ai, int *fd)
 {
     int s = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0)
         return errno;
-    int err = 0;
-    if (connect(s, ai->ai_addr, ai->ai_addrlen) != 0) {
-        err = errno;
-        while (err == EINPROGRESS || err == EALREADY) {
-            if ((err = wait_ready(self, s, IO_WRITE, deadline)))
-                break;
-            socklen_t len = sizeof err;
-            if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-                err = errno;
-            else if (err == 0 && connect(s, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EISCONN)
-                err = errno;
-        }
-    }
+    int err = connect(s, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
+    if (err == EINPROGRESS)
+        err = connect_wait(c, s, ai);
     if (err) {
         weft_close(s);
         return err;
@@ -312,9 +345,8 @@ static int connect_one(struct weft_task *self, const struct addrinfo *ai, int *f
 
 int weft_tcp_connect(const char *host, uint16_t port, int *fd, double timeout)
 {
-    struct weft_task *self;
-    double deadline;
-    int err = begin(timeout, &self, &deadline);
+    struct call c;
+    int err = begin(timeout, &c.self, &c.deadline);
     if (err)
         return err;
     if (!host || !fd)
@@ -324,7 +356,7 @@ int weft_tcp_connect(const char *host, uint16_t port, int *fd, double timeout)
         return err;
     err = EADDRNOTAVAIL;
     for (struct addrinfo *ai = list; ai; ai = ai->ai_next) {
-        err = connect_one(self, ai, fd, deadline);
+        err = connect_one(&c, ai, fd);
         if (!err || err == ECANCELED || err == ETIMEDOUT)
             break;
     }

@@ -7,7 +7,10 @@
  * it passes, ECANCELED when the task is cancelled, otherwise 0 or the
  * socket's own errno (ECONNRESET, EPIPE without a SIGPIPE, ...). Closing a
  * descriptor with weft_close wakes the tasks waiting on it with EBADF.
- * Descriptors given to these calls are made non-blocking.
+ * Descriptors given to these calls are made non-blocking before the first
+ * system call on them (blocking ones made elsewhere, such as a pipe() or a
+ * listening socket from a parent process, included); a regular file, which
+ * is never waited for, is read and written as it is.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H
@@ -46,12 +49,17 @@ int weft_read_exactly(int fd, void *buf, size_t len, double timeout);
 int weft_write(int fd, const void *buf, size_t len, size_t *put, double timeout);
 /* Await point: write all len bytes. */
 int weft_write_all(int fd, const void *buf, size_t len, double timeout);
-/* Await point: wait until fd is readable and/or writable (events). */
+/* Await point: wait until fd is readable or writable, whichever of events
+ * (WEFT_READABLE, WEFT_WRITABLE, or both) comes first. */
 int weft_wait_fd(int fd, unsigned events, double timeout);
 
 int weft_shutdown(int fd, int how); /* shutdown(2): SHUT_RD, SHUT_WR, SHUT_RDWR */
-/* Close fd; tasks waiting on it wake with EBADF. Use it instead of close(2)
- * for every descriptor weft has waited on. */
+/* Close fd; tasks waiting on it wake with EBADF. A call running on fd in
+ * another task meanwhile ends with EBADF or finishes on fd as it was, never
+ * on a descriptor that takes the number next: the number is freed (and the
+ * close(2) done) once no call is inside a system call on it. EBADF if fd
+ * is being closed already. Use it instead of close(2) for every descriptor
+ * given to these calls, from tasks: from other threads it is close(2). */
 int weft_close(int fd);
 
 #ifdef __cplusplus

@@ -1,9 +1,11 @@
 /*
- * The I/O poller (see poller.h for the handle slots and the re-arm rule).
+ * The I/O poller (see poller.h for the handle slots, the re-arm rule and
+ * the closing protocol).
  */
 #define _GNU_SOURCE
 #include "sched/poller.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -14,20 +16,41 @@
 #include "sched/runtime.h"
 
 #define PAGE_HANDLES 1024
+#define PAGES (sizeof((struct poller *)0)->pages / sizeof((struct poller *)0)->pages[0])
 #define MAX_EVENTS 256
 #define READY ((struct weft_task *)1)
+
+/* The handle's use word: USE_CALL for each call inside a system call on
+ * the descriptor (and for a closer until it has woken the waiters), and
+ * USE_CLOSING from the start of a close until its close(2). */
+#define USE_CLOSING 1u
+#define USE_CALL 2u
+
+/* A task queued behind the one in a slot. It lives on that task's stack,
+ * one per direction, as a task waiting both ways is in both queues. */
+struct io_waiter {
+    struct weft_task *task;
+    struct io_waiter *next;
+};
 
 struct io_handle {
     struct runtime *rt;
     int fd;
-    unsigned gen;             /* atomic: bumped by poller_close */
-    unsigned registered_gen;  /* under the poller's lock; gen + 1 when registered */
-    struct weft_task *slot[2];  /* atomic: NULL, READY, or a waiting task (with a reference) */
+    unsigned gen;              /* atomic, written under the poller's lock: the incarnation */
+    unsigned registered_gen;   /* atomic, written under the lock: gen + 1 once registered */
+    bool polled;               /* atomic, written under the lock: in epoll (else always ready) */
+    bool close_pending;        /* under the lock: close(2) of a closing incarnation is to come */
+    unsigned use;              /* atomic: USE_CALL per call in progress | USE_CLOSING */
+    struct weft_task *slot[2]; /* atomic: NULL, READY, or a waiting task (with a reference) */
     spinlock queue_lock;
-    struct weft_task *queue[2]; /* more tasks waiting the same way, linked by io_next,
-                                   each with a reference; all woken on every edge */
+    /* More tasks waiting the same way, each with a reference, all woken on
+     * every edge: queue is where they wait (its head read atomically by the
+     * poller), waking those an edge has taken off it and is waking one by
+     * one. Both under queue_lock. */
+    struct io_waiter *queue[2];
+    struct io_waiter *waking[2];
     struct weft_task *handoff[2]; /* single-thread: the task the queued wake-up is for */
-    struct callback wake[2];  /* single-thread: the wake-up as its own loop entry */
+    struct callback wake[2];      /* single-thread: the wake-up as its own loop entry */
 };
 
 int poller_init(struct poller *p)
@@ -47,18 +70,21 @@ int poller_init(struct poller *p)
     p->polling = p->wake_pending = false;
     p->waiting = 0;
     pthread_mutex_init(&p->lock, NULL);
-    for (size_t i = 0; i < sizeof p->pages / sizeof p->pages[0]; i++)
+    for (size_t i = 0; i < PAGES; i++)
         p->pages[i] = NULL;
     return 0;
 }
 
 void poller_destroy(struct poller *p)
 {
-    for (size_t i = 0; i < sizeof p->pages / sizeof p->pages[0]; i++) {
+    for (size_t i = 0; i < PAGES; i++) {
         if (!p->pages[i])
             continue;
-        for (size_t j = 0; j < PAGE_HANDLES; j++)
+        for (size_t j = 0; j < PAGE_HANDLES; j++) {
+            /* Calls are done when the runtime ends, and so are their closes. */
+            assert(!p->pages[i][j] || !p->pages[i][j]->close_pending);
             free(p->pages[i][j]);
+        }
         free(p->pages[i]);
     }
     close(p->wakefd);
@@ -84,57 +110,141 @@ static struct io_handle *handle_new(struct runtime *rt, int fd)
     return h;
 }
 
-struct io_handle *poller_handle(struct runtime *rt, int fd, int *err)
+/* Under the lock: fd's handle, made with its page if need be. */
+static struct io_handle *handle_locked(struct runtime *rt, int fd, int *err)
 {
     struct poller *p = &rt->poller;
     size_t page = (size_t)fd / PAGE_HANDLES, index = (size_t)fd % PAGE_HANDLES;
-    if (fd < 0 || page >= sizeof p->pages / sizeof p->pages[0]) {
+    /* Read here, under the lock, not before it: another thread may have
+     * made the page meanwhile, and a second page would replace the first. */
+    struct io_handle **slots = p->pages[page];
+    *err = ENOMEM;
+    if (!slots) {
+        if (!(slots = calloc(PAGE_HANDLES, sizeof *slots)))
+            return NULL;
+        /* Release: the fast path's acquire load finds the page initialised. */
+        __atomic_store_n(&p->pages[page], slots, __ATOMIC_RELEASE);
+    }
+    struct io_handle *h = slots[index];
+    if (!h) {
+        if (!(h = handle_new(rt, fd)))
+            return NULL;
+        /* Release: the fast path finds the handle initialised. */
+        __atomic_store_n(&slots[index], h, __ATOMIC_RELEASE);
+    }
+    *err = 0;
+    return h;
+}
+
+/* Under the lock: make h's current incarnation non-blocking and watched.
+ * Once per incarnation, not on every call: each step is a system call. */
+static int watch(struct poller *p, struct io_handle *h)
+{
+    int flags = fcntl(h->fd, F_GETFL);
+    if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(h->fd, F_SETFL, flags | O_NONBLOCK) < 0))
+        return errno;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = h};
+    bool polled = true;
+    if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, h->fd, &ev) != 0) {
+        if (errno == EPERM)
+            polled = false; /* a regular file or the like: always ready */
+        else if (errno != EEXIST || epoll_ctl(p->epfd, EPOLL_CTL_MOD, h->fd, &ev) != 0)
+            return errno;
+    }
+    __atomic_store_n(&h->polled, polled, __ATOMIC_RELAXED);
+    /* Release: a fast-path look-up that sees the registration sees polled. */
+    __atomic_store_n(&h->registered_gen, h->gen + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Cold: a new number, or a new incarnation to register. Out of line, so
+ * that the look-up's fast path stays a leaf without a frame. */
+static __attribute__((noinline, cold)) struct io_handle *handle_slow(struct runtime *rt, int fd,
+                                                                     unsigned *gen, int *err)
+{
+    struct poller *p = &rt->poller;
+    pthread_mutex_lock(&p->lock);
+    struct io_handle *h = handle_locked(rt, fd, err);
+    if (h && (__atomic_load_n(&h->use, __ATOMIC_RELAXED) & USE_CLOSING)) {
+        *err = EBADF; /* the descriptor is on its way out: registering it now would outlive it */
+        h = NULL;
+    } else if (h && h->registered_gen != h->gen + 1 && (*err = watch(p, h))) {
+        h = NULL;
+    }
+    if (h)
+        *gen = h->gen;
+    pthread_mutex_unlock(&p->lock);
+    return h;
+}
+
+struct io_handle *poller_handle(struct runtime *rt, int fd, unsigned *gen, int *err)
+{
+    struct poller *p = &rt->poller;
+    size_t page = (size_t)fd / PAGE_HANDLES;
+    if (fd < 0 || page >= PAGES) {
         *err = EBADF;
         return NULL;
     }
+    /* Acquire, both: pair with the release stores of handle_locked. */
     struct io_handle **slots = __atomic_load_n(&p->pages[page], __ATOMIC_ACQUIRE);
-    struct io_handle *h = slots ? __atomic_load_n(&slots[index], __ATOMIC_ACQUIRE) : NULL;
-    if (h && __atomic_load_n(&h->registered_gen, __ATOMIC_ACQUIRE) ==
-                 __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) + 1)
-        return h;
+    struct io_handle *h =
+        slots ? __atomic_load_n(&slots[(size_t)fd % PAGE_HANDLES], __ATOMIC_ACQUIRE) : NULL;
+    if (h) {
+        /* A stale pair (a close between the two loads) is caught by io_enter. */
+        unsigned g = __atomic_load_n(&h->gen, __ATOMIC_RELAXED);
+        /* Acquire: pairs with watch's release, for polled. */
+        if (__atomic_load_n(&h->registered_gen, __ATOMIC_ACQUIRE) == g + 1) {
+            *gen = g;
+            return h;
+        }
+    }
+    return handle_slow(rt, fd, gen, err);
+}
+
+/* Under the lock: close(2) for a closing incarnation that no call uses any
+ * more, once (close_pending). Under the lock, and CLOSING cleared in the
+ * same breath: from close(2) on the number may come back with a new
+ * descriptor, whose first call registers it under the lock, and must then
+ * find CLOSING gone. */
+static int close_if_unused(struct io_handle *h)
+{
+    /* Acquire: every call that left is done with the number (their
+     * releases head release sequences that this load reads the end of). */
+    if (!h->close_pending || __atomic_load_n(&h->use, __ATOMIC_ACQUIRE) != USE_CLOSING)
+        return 0;
+    h->close_pending = false;
+    int err = close(h->fd) == 0 ? 0 : errno;
+    /* Release: a call that enters after this sees the new generation. */
+    __atomic_fetch_and(&h->use, ~USE_CLOSING, __ATOMIC_RELEASE);
+    return err;
+}
+
+/* Cold: leaving a closing handle, possibly last. */
+static __attribute__((noinline, cold)) int leave_closing(struct io_handle *h)
+{
+    struct poller *p = &h->rt->poller;
     pthread_mutex_lock(&p->lock);
-    *err = ENOMEM;
-    if (!slots) {
-        slots = calloc(PAGE_HANDLES, sizeof *slots);
-        if (!slots)
-            goto out;
-        __atomic_store_n(&p->pages[page], slots, __ATOMIC_RELEASE);
-    }
-    h = slots[index];
-    if (!h) {
-        h = handle_new(rt, fd);
-        if (!h)
-            goto out;
-        __atomic_store_n(&slots[index], h, __ATOMIC_RELEASE);
-    }
-    if (h->registered_gen != h->gen + 1) {
-        /* Once per incarnation, not on every wait: a descriptor weft waits
-         * on must not block its worker, and asking costs a system call. */
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
-            *err = errno;
-            h = NULL;
-            goto out;
-        }
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                                 .data.ptr = h};
-        if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 &&
-            (errno != EEXIST || epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)) {
-            *err = errno;
-            h = NULL;
-            goto out;
-        }
-        __atomic_store_n(&h->registered_gen, h->gen + 1, __ATOMIC_RELEASE);
-    }
-    *err = 0;
-out:
+    int err = close_if_unused(h);
     pthread_mutex_unlock(&p->lock);
-    return *err ? NULL : h;
+    return err;
+}
+
+int io_enter(struct io_handle *h, unsigned gen)
+{
+    /* Acquire: after a close that has finished, the generation read below
+     * is the new one (pairs with close_if_unused's release). */
+    unsigned use = __atomic_fetch_add(&h->use, USE_CALL, __ATOMIC_ACQUIRE);
+    if (!(use & USE_CLOSING) && __atomic_load_n(&h->gen, __ATOMIC_RELAXED) == gen)
+        return 0;
+    io_leave(h);
+    return EBADF;
+}
+
+void io_leave(struct io_handle *h)
+{
+    /* Release: the system call is over before a closer counts this call out. */
+    if (__atomic_fetch_sub(&h->use, USE_CALL, __ATOMIC_RELEASE) & USE_CLOSING)
+        leave_closing(h);
 }
 
 static void wake_slot_task(struct weft_task *t)
@@ -162,29 +272,42 @@ static void handoff_write(struct callback *cb)
             IO_WRITE);
 }
 
-/* Wake every task queued behind the slot: each tries its I/O again. */
+/* Wake every task queued behind the slot: each tries its I/O again. One at
+ * a time, each taken off under the lock: a node is on its task's stack, and
+ * the task may return as soon as it is off the lists. */
 static int wake_queue(struct io_handle *h, enum io_dir dir)
 {
     spin_lock(&h->queue_lock);
-    struct weft_task *t = h->queue[dir];
-    h->queue[dir] = NULL;
-    spin_unlock(&h->queue_lock);
+    struct io_waiter **end = &h->waking[dir];
+    while (*end)
+        end = &(*end)->next;
+    *end = h->queue[dir]; /* those who queue from now on wait for the next edge */
+    __atomic_store_n(&h->queue[dir], NULL, __ATOMIC_RELAXED);
     int woken = 0;
-    while (t) {
-        struct weft_task *next = t->io_next;
+    for (;;) {
+        struct io_waiter *w = h->waking[dir];
+        struct weft_task *t = w ? w->task : NULL;
+        if (w)
+            h->waking[dir] = w->next;
+        spin_unlock(&h->queue_lock);
+        if (!t)
+            return woken;
         __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
         wake_slot_task(t);
         woken++;
-        t = next;
+        spin_lock(&h->queue_lock);
     }
-    return woken;
 }
 
-/* An edge in direction dir: mark it, wake whoever waited. */
+/* An edge in direction dir (or a close, with mark NULL): mark it, wake
+ * whoever waited. */
 static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *mark)
 {
+    /* Acq_rel: ordered with a queuing task's read-modify-write of the slot
+     * (park_in), so that either it sees this mark or the look at the queue
+     * below sees it. */
     struct weft_task *t = __atomic_exchange_n(&h->slot[dir], mark, __ATOMIC_ACQ_REL);
-    int queued = __atomic_load_n(&h->queue[dir], __ATOMIC_ACQUIRE) ? wake_queue(h, dir) : 0;
+    int queued = __atomic_load_n(&h->queue[dir], __ATOMIC_RELAXED) ? wake_queue(h, dir) : 0;
     if (!t || t == READY)
         return queued;
     __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
@@ -197,80 +320,124 @@ static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *m
     return 1 + queued;
 }
 
-/* Take self off the queue behind the slot, if it is still there; true if
- * it was (so its reference is ours to drop). */
-static bool unqueue(struct io_handle *h, enum io_dir dir, struct weft_task *self)
+/* Where a wait put its task in one direction. */
+enum parked { NOT_PARKED, IN_SLOT, IN_QUEUE };
+
+/* Put self in dir's slot, or behind the task there; wake self at once if
+ * an edge is there already. */
+static enum parked park_in(struct io_handle *h, enum io_dir dir, struct weft_task *self,
+                           uint64_t seq, struct io_waiter *node)
 {
-    spin_lock(&h->queue_lock);
-    bool found = false;
-    for (struct weft_task **p = &h->queue[dir]; *p; p = &(*p)->io_next) {
-        if (*p == self) {
-            *p = self->io_next;
-            found = true;
-            break;
-        }
+    struct poller *p = &h->rt->poller;
+    task_ref(self); /* the slot's (or the queue's) reference */
+    __atomic_add_fetch(&p->waiting, 1, __ATOMIC_RELEASE);
+    struct weft_task *seen = NULL;
+    if (__atomic_compare_exchange_n(&h->slot[dir], &seen, self, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return IN_SLOT;
+    if (seen == READY) {
+        /* An edge arrived meanwhile: don't sleep. */
+        __atomic_sub_fetch(&p->waiting, 1, __ATOMIC_RELEASE);
+        task_unref(self);
+        task_wake(self, seq);
+        return NOT_PARKED;
     }
+    node->task = self;
+    spin_lock(&h->queue_lock);
+    node->next = h->queue[dir];
+    __atomic_store_n(&h->queue[dir], node, __ATOMIC_RELAXED);
     spin_unlock(&h->queue_lock);
-    return found;
+    /* A read-modify-write, not a load: ordered with the poller's exchange
+     * on the slot, so that an edge that came before we were queued is seen
+     * here (READY, or an empty slot), and one that comes after sees us. */
+    seen = __atomic_load_n(&h->slot[dir], __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&h->slot[dir], &seen, seen, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED))
+        ;
+    if (seen == READY || seen == NULL)
+        task_wake(self, seq);
+    return IN_QUEUE;
 }
 
-int io_wait(struct weft_task *self, struct io_handle *h, enum io_dir dir, double deadline)
+/* Take node off the list at *list; whether it was there. Under queue_lock. */
+static bool unlink_waiter(struct io_waiter **list, struct io_waiter *node)
+{
+    for (; *list; list = &(*list)->next) {
+        if (*list == node) {
+            __atomic_store_n(list, node->next, __ATOMIC_RELAXED);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* After the wait: take self out of the slot or the queue unless the poller
+ * (or a close) already did, and drop the reference that was there. */
+static void unpark(struct io_handle *h, enum io_dir dir, struct weft_task *self, enum parked where,
+                   struct io_waiter *node)
+{
+    bool ours = false;
+    if (where == IN_SLOT) {
+        struct weft_task *expected = self;
+        ours = __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
+                                           __ATOMIC_ACQUIRE);
+    } else if (where == IN_QUEUE) {
+        spin_lock(&h->queue_lock);
+        ours = unlink_waiter(&h->queue[dir], node) || unlink_waiter(&h->waking[dir], node);
+        spin_unlock(&h->queue_lock);
+    }
+    if (ours) {
+        __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
+        task_unref(self);
+    }
+}
+
+/* An edge nobody consumed yet in one of dirs: consume it. */
+static bool take_ready(struct io_handle *h, unsigned dirs)
+{
+    for (int dir = IO_READ; dir <= IO_WRITE; dir++) {
+        struct weft_task *expected = READY;
+        if ((dirs & (1u << dir)) &&
+            __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return true;
+    }
+    return false;
+}
+
+int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, unsigned gen,
+            double deadline)
 {
     int err = task_await_enter(self);
     if (err)
         return err;
-    unsigned gen = __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE);
-    struct weft_task *expected = READY;
-    if (__atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
-        return 0; /* an edge nobody consumed yet: try again */
-    struct runtime *rt = self->rt;
+    if (__atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen)
+        return EBADF;
+    /* A file epoll refuses is always ready (poll(2) says so too), and
+     * returns no EAGAIN to wait after. */
+    if (!__atomic_load_n(&h->polled, __ATOMIC_RELAXED) || take_ready(h, dirs))
+        return 0; /* try again */
     uint64_t seq = task_wait_begin(self);
     __atomic_store_n(&self->io_seq, seq, __ATOMIC_RELEASE);
     struct timer *tm = NULL;
     if (deadline >= 0 && !(tm = task_timer_arm(self, deadline, seq)))
         return ENOMEM;
-    task_ref(self); /* the slot's (or the queue's) reference */
-    __atomic_add_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-    expected = NULL;
-    bool queued = false;
-    if (!__atomic_compare_exchange_n(&h->slot[dir], &expected, self, false, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
-        if (expected == READY) {
-            /* An edge arrived meanwhile: don't sleep. */
-            __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-            task_unref(self);
-            task_wake(self, seq);
-        } else {
-            /* Another task waits here: queue behind it. An edge that came
-             * before we were queued left READY (or an empty slot) behind. */
-            spin_lock(&h->queue_lock);
-            self->io_next = h->queue[dir];
-            __atomic_store_n(&h->queue[dir], self, __ATOMIC_RELEASE);
-            spin_unlock(&h->queue_lock);
-            queued = true;
-            struct weft_task *now = __atomic_load_n(&h->slot[dir], __ATOMIC_ACQUIRE);
-            if (now == READY || now == NULL)
-                task_wake(self, seq);
-        }
-    }
+    struct io_waiter nodes[2];
+    enum parked where[2] = {NOT_PARKED, NOT_PARKED};
+    for (int dir = IO_READ; dir <= IO_WRITE; dir++)
+        if (dirs & (1u << dir))
+            where[dir] = park_in(h, dir, self, seq, &nodes[dir]);
     spin_lock(&self->lock);
     self->wait_kind = WAIT_WAKE;
     bool pending = self->must_cancel;
     spin_unlock(&self->lock);
+    /* Acquire: a close whose wake-up found no one here bumped gen before. */
     if (pending || __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen)
         task_wake(self, seq);
     task_suspend(self, SW_PARK);
 
-    /* Take ourselves out of the slot or the queue unless the poller (or
-     * close) already did. */
-    expected = self;
-    if (queued ? unqueue(h, dir, self)
-               : __atomic_compare_exchange_n(&h->slot[dir], &expected, NULL, false,
-                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        __atomic_sub_fetch(&rt->poller.waiting, 1, __ATOMIC_RELEASE);
-        task_unref(self);
-    }
+    for (int dir = IO_READ; dir <= IO_WRITE; dir++)
+        unpark(h, dir, self, where[dir], &nodes[dir]);
     if (tm) {
         timer_cancel(tm);
         timer_release(tm);
@@ -331,22 +498,35 @@ void poller_wake(struct poller *p)
 int poller_close(struct runtime *rt, int fd)
 {
     struct poller *p = &rt->poller;
-    size_t page = (size_t)fd / PAGE_HANDLES, index = (size_t)fd % PAGE_HANDLES;
-    struct io_handle *h = NULL;
-    if (fd >= 0 && page < sizeof p->pages / sizeof p->pages[0]) {
-        pthread_mutex_lock(&p->lock);
-        if (p->pages[page])
-            h = p->pages[page][index];
-        if (h && h->registered_gen == h->gen + 1)
-            epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-        if (h)
-            __atomic_add_fetch(&h->gen, 1, __ATOMIC_ACQ_REL);
+    size_t page = (size_t)fd / PAGE_HANDLES;
+    if (fd < 0 || page >= PAGES)
+        return close(fd) == 0 ? 0 : errno; /* no handle can exist */
+    pthread_mutex_lock(&p->lock);
+    struct io_handle **slots = p->pages[page];
+    struct io_handle *h = slots ? slots[(size_t)fd % PAGE_HANDLES] : NULL;
+    if (!h || (__atomic_load_n(&h->use, __ATOMIC_RELAXED) & USE_CLOSING)) {
+        /* A number never seen: closed under the lock, so a first call on it
+         * registers it wholly before or wholly after. One being closed:
+         * close(2) would free it under the calls still on it. */
+        int err = h ? EBADF : close(fd) == 0 ? 0 : errno;
         pthread_mutex_unlock(&p->lock);
+        return err;
     }
-    if (h) {
-        /* Waiters see the new generation and answer EBADF. */
-        signal_slot(h, IO_READ, NULL);
-        signal_slot(h, IO_WRITE, NULL);
-    }
-    return close(fd) == 0 ? 0 : errno;
+    if (h->registered_gen == h->gen + 1 && __atomic_load_n(&h->polled, __ATOMIC_RELAXED))
+        epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    /* Counted as a call until the waiters are woken, so that the number
+     * cannot be closed, taken and registered again under the wake-ups.
+     * Relaxed: calls learn of CLOSING from this word itself, and nothing
+     * else they read needs ordering with it (the generation has its own). */
+    __atomic_fetch_add(&h->use, USE_CALL | USE_CLOSING, __ATOMIC_RELAXED);
+    h->close_pending = true;
+    /* Release: a waiter that sees the new generation sees the rest. */
+    __atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&p->lock);
+    /* Waiters see the new generation and answer EBADF. */
+    signal_slot(h, IO_READ, NULL);
+    signal_slot(h, IO_WRITE, NULL);
+    /* Release: as io_leave. */
+    __atomic_fetch_sub(&h->use, USE_CALL, __ATOMIC_RELEASE);
+    return leave_closing(h);
 }
