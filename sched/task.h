@@ -113,7 +113,6 @@ struct weft_task {
     struct waiter await_node; /* this task's own entry when it awaits another */
     uint64_t await_seq;
     uint64_t io_seq;          /* atomic: the wait a descriptor slot wakes (sched/poller.c) */
-    struct weft_task *io_next; /* in a descriptor's queue of waiters (sched/poller.c) */
     char *message;            /* weft_fail's text, malloc'ed */
     int last_errno;           /* what the last call that failed with NULL set errno to
                                  (weft_errno): errno itself is per thread */
