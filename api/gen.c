@@ -70,14 +70,9 @@ static void gen_entry(transfer_t from)
 static int gen_start(struct weft_gen *g, struct weft_task *self)
 {
     g->rt = self->rt;
-    struct stack_cache *cache = &worker_self()->stacks;
-    if (stack_promise(&g->rt->stacks, cache) != 0)
+    g->stack = stack_get(&g->rt->stacks, &worker_self()->stacks);
+    if (!g->stack)
         return ENOMEM;
-    g->stack = stack_get(&g->rt->stacks, cache);
-    if (!g->stack) {
-        stack_unpromise(&g->rt->stacks, cache);
-        return ENOMEM;
-    }
     g->body_ctx = make_fcontext(stack_top(g->stack), g->stack->size, gen_entry);
     g->body_side.stack_lo = g->stack->lo;
     g->body_side.stack_size = g->stack->size;
@@ -102,7 +97,6 @@ static void gen_release_stack(struct weft_gen *g, struct weft_task *self)
         __asan_unpoison_memory_region(g->stack->lo, g->stack->size);
 #endif
     stack_put(&g->rt->stacks, &worker_self()->stacks, g->stack);
-    stack_unpromise(&g->rt->stacks, &worker_self()->stacks);
     g->stack = NULL;
 #ifdef WEFT_TSAN
     __tsan_destroy_fiber(g->body_side.tsan_fiber);

@@ -90,9 +90,10 @@ void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg);
 /* asyncio.create_task: schedule fn(arg) as a new task. The caller keeps
  * running until its next await point. NULL on failure, with the code in
  * weft_errno() and errno (EPERM outside a task, EINVAL for a NULL fn,
- * ENOMEM, also when no stack is left for it: a task's stack is taken when it
- * first runs, but promised here). Every other call documented as
- * "NULL + errno" reports the same way. */
+ * ENOMEM). Every other call documented as "NULL + errno" reports the same way.
+ * A task's stack is taken when it first runs, not here (a task spawned and
+ * not yet started costs no stack): if none can be had then, the task ends
+ * with WEFT_ERR(ENOMEM) without running its body. */
 weft_task *weft_spawn(void *(*fn)(void *), void *arg);
 
 /* loop.run_in_executor(None, fn, arg): run fn on the blocking thread pool;

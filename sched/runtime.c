@@ -189,7 +189,6 @@ void sched_task_exited(struct worker *w, struct weft_task *t)
         __atomic_store_n(&rt->main_done, true, __ATOMIC_RELEASE);
         runtime_cancel_all(rt);
     }
-    stack_unpromise(&rt->stacks, &w->stacks); /* its stack's, taken or not (task_create) */
     task_unref(t);
     __atomic_store_n(&w->exited, w->exited + 1, __ATOMIC_RELEASE); /* written by w only */
     if (!rt->single && __atomic_load_n(&rt->main_done, __ATOMIC_ACQUIRE) && runtime_live(rt) == 0)
@@ -242,7 +241,7 @@ static int configure(struct runtime *rt, const weft_config *cfg)
     rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");
     if (c.stack_guard > MAX_STACK_SIZE)
         return EINVAL;
-    stack_pool_init(&rt->stacks, c.stack_size, c.stack_guard, c.workers);
+    stack_pool_init(&rt->stacks, c.stack_size, c.stack_guard);
     return 0;
 }
 

@@ -139,8 +139,7 @@ static bool record_guard_hit(const struct stack_chunk *r, const char *addr)
     return (size_t)(addr - base) % slot_size < guard_size;
 }
 
-void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_size,
-                     unsigned ncaches)
+void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_size)
 {
     size_t page = page_size();
     pthread_mutex_init(&pool->lock, NULL);
@@ -151,7 +150,6 @@ void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_si
         guard_size = STACK_GUARD_DEFAULT;
     pool->guard_size = (guard_size + page - 1) & ~(page - 1);
     pool->slot_size = pool->guard_size + pool->stack_size;
-    pool->unpromised = -(long)ncaches * STACK_CACHE_MAX; /* what the caches may hoard */
     pool->guard_mode = GUARD_UNKNOWN;
 }
 
@@ -207,7 +205,6 @@ static int pool_grow(struct stack_pool *pool)
         s->next = pool->free;
         pool->free = s;
     }
-    pool->unpromised += (long)nslots;
     return 0;
 }
 
@@ -275,44 +272,6 @@ void stack_put(struct stack_pool *pool, struct stack_cache *cache, struct stack 
         give->next = pool->free;
         pool->free = give;
     }
-    pthread_mutex_unlock(&pool->lock);
-}
-
-#define PROMISE_BATCH (STACK_CACHE_MAX / 2)
-
-int stack_promise(struct stack_pool *pool, struct stack_cache *cache)
-{
-    if (cache && cache->promises) {
-        cache->promises--;
-        return 0;
-    }
-    /* A worker takes a batch, as it does stacks: the next creations on it
-     * take no lock. Off the workers, one at a time. */
-    long want = cache ? PROMISE_BATCH : 1;
-    pthread_mutex_lock(&pool->lock);
-    while (pool->unpromised < want && pool_grow(pool) == 0)
-        ;
-    long got = pool->unpromised < want ? pool->unpromised : want;
-    if (got > 0) {
-        pool->unpromised -= got;
-        if (cache)
-            cache->promises += (unsigned)got - 1;
-    }
-    pthread_mutex_unlock(&pool->lock);
-    return got > 0 ? 0 : ENOMEM;
-}
-
-void stack_unpromise(struct stack_pool *pool, struct stack_cache *cache)
-{
-    if (cache && ++cache->promises <= 2 * PROMISE_BATCH)
-        return;
-    /* Give a batch back (or the one, off the workers): promises freed on one
-     * worker may be needed on another. */
-    long back = cache ? PROMISE_BATCH : 1;
-    pthread_mutex_lock(&pool->lock);
-    pool->unpromised += back;
-    if (cache)
-        cache->promises -= (unsigned)back;
     pthread_mutex_unlock(&pool->lock);
 }
 

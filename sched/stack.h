@@ -52,8 +52,6 @@ struct stack_pool {
     size_t guard_size;   /* guard below each stack, page multiple */
     size_t slot_size;    /* guard + stack, page multiple */
     int guard_mode;      /* how guards are made; see stack.c */
-    long unpromised;     /* under lock: slots mapped, less those promised and the
-                            most the workers' caches can hold (see stack_promise) */
 };
 
 /* A worker's private cache of free stacks, taken from and returned to
@@ -61,26 +59,14 @@ struct stack_pool {
 struct stack_cache {
     struct stack *free;
     unsigned count;
-    unsigned promises; /* stack promises this worker holds in hand (stack_promise) */
 };
 
-/* stack_size and guard_size are rounded up to pages; guard_size 0: the
- * default; ncaches: how many worker caches will take from the pool. */
-void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_size,
-                     unsigned ncaches);
+/* stack_size and guard_size are rounded up to pages; guard_size 0: the default. */
+void stack_pool_init(struct stack_pool *pool, size_t stack_size, size_t guard_size);
 void stack_pool_destroy(struct stack_pool *pool);
 struct stack *stack_get(struct stack_pool *pool, struct stack_cache *cache); /* NULL: ENOMEM */
 void stack_put(struct stack_pool *pool, struct stack_cache *cache, struct stack *s);
 void stack_cache_flush(struct stack_pool *pool, struct stack_cache *cache);
-
-/* A promise of a stack, made when a task (or a generator's body) is created,
- * so that running out of stacks is answered there, with ENOMEM, instead of by
- * a task that could never run. While every stack_get is covered by a promise,
- * it finds a stack: the pool maps a slot for each promise, beyond what the
- * caches can hold. cache is the calling worker's, or NULL off the workers.
- * 0 or ENOMEM. stack_unpromise gives one back, once its holder has ended. */
-int stack_promise(struct stack_pool *pool, struct stack_cache *cache);
-void stack_unpromise(struct stack_pool *pool, struct stack_cache *cache);
 
 /* The top of the usable region, where a new fiber's stack pointer starts. */
 static inline void *stack_top(const struct stack *s)

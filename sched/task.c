@@ -64,15 +64,9 @@ struct weft_task *task_create(struct runtime *rt, struct worker *here, void *(*f
                               void *arg)
 {
     struct worker *w = here && here->rt == rt ? here : NULL;
-    /* Its stack is taken when it first runs, but promised now: out of
-     * stacks is the spawn's ENOMEM, not a task that never runs. */
-    if (stack_promise(&rt->stacks, w ? &w->stacks : NULL) != 0)
-        return NULL;
     struct weft_task *t = task_alloc(w);
-    if (!t) {
-        stack_unpromise(&rt->stacks, w ? &w->stacks : NULL);
+    if (!t)
         return NULL;
-    }
     t->fn = fn;
     t->arg = arg;
     t->rt = rt;
