@@ -196,19 +196,25 @@ static bool wait_for_work(struct weft_executor *ex)
     return rc != ETIMEDOUT || ex->len > 0 || ex->shutdown;
 }
 
+/* Free a pool none of whose threads runs any more. */
+static void pool_dispose(struct weft_executor *ex)
+{
+    pthread_cond_destroy(&ex->gone);
+    pthread_cond_destroy(&ex->work);
+    pthread_mutex_destroy(&ex->lock);
+    free(ex->jobs);
+    HANDLE_KILL(ex, HANDLE_EXECUTOR);
+    free(ex);
+}
+
 /* The last thread of an abandoned pool frees it (lock held; released). */
 static void abandoned_thread_exit(struct weft_executor *ex, struct pool_thread *me)
 {
     bool last = ex->nthreads == 0;
     pthread_mutex_unlock(&ex->lock);
     free(me);
-    if (!last)
-        return;
-    pthread_cond_destroy(&ex->gone);
-    pthread_cond_destroy(&ex->work);
-    pthread_mutex_destroy(&ex->lock);
-    free(ex->jobs);
-    free(ex);
+    if (last)
+        pool_dispose(ex);
 }
 
 static void *thread_main(void *arg)
@@ -303,12 +309,7 @@ static struct weft_executor *pool_new(struct runtime *rt, unsigned max_threads, 
 static void pool_free(struct weft_executor *ex)
 {
     join_all(ex->exited);
-    pthread_cond_destroy(&ex->gone);
-    pthread_cond_destroy(&ex->work);
-    pthread_mutex_destroy(&ex->lock);
-    free(ex->jobs);
-    HANDLE_KILL(ex, HANDLE_EXECUTOR);
-    free(ex);
+    pool_dispose(ex);
 }
 
 static struct executor *pools_of(struct runtime *rt)

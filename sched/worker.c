@@ -232,6 +232,8 @@ static void timer_watch_check(struct runtime *rt, double when)
     full_fence();
     double watch;
     __atomic_load(&rt->timer_watch, &watch, __ATOMIC_RELAXED);
+    /* nidle read here, after this fence, spares wake_one's own fence when
+     * every worker is busy (pushes of new earliest timers, all of them). */
     if (when < watch && __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) > 0)
         wake_idle_worker_for_timer(rt);
 }
