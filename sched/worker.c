@@ -114,17 +114,19 @@ void sched_ready_from(struct worker *w, struct runtime *rt, struct weft_task *t)
         loop_step_ready(rt, t);
         return;
     }
-    /* A push onto a deque that already held work needs no wake-up: the push
-     * that made it non-empty did the check, and the chain of searchers
-     * (stop_searching) carries it on while work is left. This spares a
-     * fork-join parent a fence for every child after the first. */
-    bool was_empty = !local || deque_size(&w->deque) == 0;
     /* Out of memory, a ready task still has somewhere to go. */
     if (local ? deque_push(&w->deque, t) != 0 : inject_push(&rt->inject, t) != 0)
         overflow_push(rt, t);
+    /* Every push does the wake-up check, even onto a deque that already held
+     * work. Skipping it there ("the push that made it non-empty checked")
+     * lost wake-ups: between the look at the deque and the push, a thief can
+     * take the item that was there and the last searcher can park after a
+     * re-check that saw the deque empty; the new task then waits for its
+     * busy owner (tests/sched/test_task.c, work spreads from a busy worker).
+     * Go (runqput, wakep) and Tokio (notify_parked_local) check every push. */
     if (rt->single)
         poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
-    else if (was_empty && rt->nworkers > 1)
+    else if (rt->nworkers > 1)
         wake_idle_worker(rt);
 }
 

@@ -414,9 +414,11 @@ static void *count_run(void *arg)
 
 /* Spawns children and never awaits while they are due: only other workers
  * can run them, so they must be woken for work that appeared on a busy
- * worker's deque, every child after the first included (a push onto a deque
- * that already held work does no wake-up check of its own). A lost wake-up
- * hangs here, and ctest's timeout fails the test. */
+ * worker's deque, every child after the first included: when a push onto a
+ * non-empty deque skipped the wake-up check, a thief could take the item
+ * that was there while the last searcher parked, and the new child waited
+ * for its spinning owner. A lost wake-up hangs here, and ctest's timeout
+ * fails the test. */
 static void *spawn_then_spin(void *arg)
 {
     (void)arg;
