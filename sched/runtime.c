@@ -77,6 +77,55 @@ long runtime_live(struct runtime *rt)
     return (long)(created - exited);
 }
 
+/* --- the running runtimes ---------------------------------------------- */
+
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct runtime *running_head, **running_tail = &running_head;
+static unsigned running_serial;
+
+void runtime_running_lock(void)
+{
+    pthread_mutex_lock(&running_lock);
+}
+
+void runtime_running_unlock(void)
+{
+    pthread_mutex_unlock(&running_lock);
+}
+
+struct runtime *runtime_running_first(void)
+{
+    return running_head;
+}
+
+struct runtime *runtime_of_caller(void)
+{
+    struct worker *w = worker_self();
+    return w ? w->rt : running_head;
+}
+
+static void running_add(struct runtime *rt)
+{
+    pthread_mutex_lock(&running_lock);
+    rt->serial = ++running_serial;
+    rt->running_next = NULL;
+    *running_tail = rt;
+    running_tail = &rt->running_next;
+    pthread_mutex_unlock(&running_lock);
+}
+
+static void running_remove(struct runtime *rt)
+{
+    pthread_mutex_lock(&running_lock);
+    struct runtime **p = &running_head;
+    while (*p != rt)
+        p = &(*p)->running_next;
+    *p = rt->running_next;
+    if (!*p)
+        running_tail = p;
+    pthread_mutex_unlock(&running_lock);
+}
+
 /* --- registry ---------------------------------------------------------- */
 
 void registry_add(struct runtime *rt, struct worker *w, struct weft_task *t)
@@ -339,11 +388,13 @@ void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
         if (!rt->main) {
             result = WEFT_ERR(ENOMEM);
         } else {
+            running_add(rt);
             if (rt->single)
                 loop_run(rt);
             else
                 workers_run(rt);
             executor_drain_default(rt);
+            running_remove(rt);
             task_mark_retrieved(rt->main);
             result = rt->main->result;
         }

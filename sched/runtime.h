@@ -108,6 +108,9 @@ struct runtime {
     unsigned *idle_stack;
     unsigned nidle;       /* atomic reads */
     unsigned nsearching;  /* atomic */
+    /* The list of running runtimes (runtime_running_*), under its lock. */
+    struct runtime *running_next;
+    unsigned serial;      /* 1, 2, ... in the order weft_run calls started */
     /* atomic: the watcher's deadline, INFINITY when none. Apart from the idle
      * counts above, which every wake-up reads. */
     double timer_watch __attribute__((aligned(CACHE_LINE)));
@@ -158,6 +161,17 @@ void registry_remove(struct runtime *rt, struct weft_task *t);
 /* Cancel every task not done; returns how many were cancelled. */
 size_t runtime_cancel_all(struct runtime *rt);
 void runtime_deadlock(struct runtime *rt);
+
+/* The runtimes whose weft_run is running, for the calls that look at one
+ * from any thread (weft_dump, weft_metrics_get). Between lock and unlock
+ * none of them is taken down; the lock comes before every other lock of
+ * weft's. runtime_running_first: the oldest, NULL when none runs. */
+void runtime_running_lock(void);
+void runtime_running_unlock(void);
+struct runtime *runtime_running_first(void);
+/* With the list locked: the calling task's runtime, or on any other thread
+ * the oldest running one; NULL when none runs. */
+struct runtime *runtime_of_caller(void);
 
 void loop_run(struct runtime *rt);     /* single-thread mode */
 void workers_run(struct runtime *rt);  /* multi-thread mode */
