@@ -494,6 +494,7 @@ int weft_executor_shutdown(weft_executor *ex)
     if (busy) {
         /* The wake-up comes from the pool's last thread. */
         __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+        task_note_wait(self, WAIT_FOR_EXECUTOR, ex, 0, 0, INFINITY);
         int err = future_await(self, &ex->drained);
         __atomic_sub_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
         if (err)
@@ -514,10 +515,11 @@ static void report_stuck(const struct pool_thread *th, double waited)
     memcpy(&fn, &j->fn, sizeof fn);
     Dl_info info;
     const char *name = dladdr(fn, &info) && info.dli_sname ? info.dli_sname : "?";
+    char buf[TASK_NAME_BUF];
     fprintf(stderr,
-            "weft: weft_run: blocking job Task-%llu (%s at %p) still running after %g s; "
+            "weft: weft_run: blocking job %s (%s at %p) still running after %g s; "
             "leaving its thread behind\n",
-            (unsigned long long)j->task->id, name, fn, waited);
+            task_name(j->task, buf), name, fn, waited);
 }
 
 /* Wait until every thread of ex has exited, or `until`; true if they did.

@@ -18,9 +18,9 @@ void handle_misuse(const char *call, enum handle_kind kind, uint32_t seen)
 {
     const char *name = kind_names[kind];
     struct weft_task *self = task_self();
-    char where[48] = "";
+    char where[96] = "", buf[TASK_NAME_BUF];
     if (self)
-        snprintf(where, sizeof where, " (in task Task-%llu)", (unsigned long long)self->id);
+        snprintf(where, sizeof where, " (in task %s)", task_name(self, buf));
     if (seen == HANDLE_FREED(kind))
         fprintf(stderr, "weft: %s: %s handle already %s%s\n", call, name,
                 kind == HANDLE_TASK ? "released" : "destroyed", where);

@@ -28,6 +28,8 @@
 struct weft_lock {
     spinlock guard;
     bool locked; /* written under the guard, atomic reads */
+    struct weft_task *holder; /* atomic: who acquired it last, while locked (weft_dump's
+                                 wait-for graph; asyncio's locks have no owner) */
     struct keepalive alive;
     struct waitlist waiters;
     uint32_t magic; /* api/handle.h; last: past what malloc reuses */
@@ -52,9 +54,10 @@ static void wake(struct waitnode *n)
         waitnode_complete(n, NULL);
 }
 
-static void set_locked(struct weft_lock *l, bool locked)
+static void set_locked(struct weft_lock *l, bool locked, struct weft_task *holder)
 {
     __atomic_store_n(&l->locked, locked, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->holder, holder, __ATOMIC_RELAXED);
 }
 
 weft_lock *weft_lock_create(void)
@@ -77,12 +80,14 @@ int weft_lock_acquire(weft_lock *l)
         return EPERM;
     spin_lock(&l->guard);
     if (!l->locked && waitlist_all_cancelled(&l->waiters)) {
-        set_locked(l, true);
+        set_locked(l, true, self);
         spin_unlock(&l->guard);
         return 0;
     }
     struct waitnode waiter, *next = NULL;
     keepalive_enter(&l->alive);
+    task_note_wait(self, WAIT_FOR_LOCK, l, 0, 0, INFINITY);
+    task_note_holder(self, &l->holder);
     int err = waitlist_await(&l->waiters, &l->guard, self, &waiter);
     if (err) {
         /* Cancelled: if the lock is free (maybe released to us), make sure
@@ -90,7 +95,7 @@ int weft_lock_acquire(weft_lock *l)
         if (!l->locked)
             next = wake_up_first(l);
     } else {
-        set_locked(l, true);
+        set_locked(l, true, self);
     }
     bool last = keepalive_leave(&l->alive);
     spin_unlock(&l->guard);
@@ -110,7 +115,7 @@ int weft_lock_release(weft_lock *l)
         spin_unlock(&l->guard);
         return EPERM; /* RuntimeError('Lock is not acquired.') */
     }
-    set_locked(l, false);
+    set_locked(l, false, NULL);
     struct waitnode *next = wake_up_first(l);
     spin_unlock(&l->guard);
     wake(next);

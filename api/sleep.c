@@ -34,10 +34,12 @@ int weft_sleep(double seconds)
     int err = task_await_enter(self);
     if (err)
         return err;
+    double until = seconds == WEFT_FOREVER ? INFINITY : runtime_now(self->rt) + seconds;
+    task_note_wait(self, WAIT_FOR_SLEEP, NULL, 0, 0, until);
     uint64_t seq = task_wait_begin(self);
     /* Forever needs no timer: only a cancellation ends it. */
     struct timer *tm = NULL;
-    if (seconds != WEFT_FOREVER && !(tm = task_timer_arm(self, runtime_now(self->rt) + seconds, seq)))
+    if (seconds != WEFT_FOREVER && !(tm = task_timer_arm(self, until, seq)))
         return ENOMEM;
     spin_lock(&self->lock);
     self->wait_kind = WAIT_WAKE;

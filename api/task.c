@@ -60,6 +60,7 @@ static bool awaits_back(struct weft_task *t, struct weft_task *self)
  * self's cancellation request consumed into *err (see task_wait_end). */
 static bool wait_for_task(struct weft_task *self, struct weft_task *t, int *err)
 {
+    task_note_wait(self, WAIT_FOR_TASK, t, 0, 0, INFINITY);
     uint64_t seq = task_wait_begin(self);
     self->await_seq = seq;
     self->await_node.fn = task_waiter_wake;
@@ -156,6 +157,57 @@ const char *weft_task_message(const weft_task *t)
     if (!code)
         return NULL;
     return t->message ? t->message : strerror(code);
+}
+
+static struct task_name *name_new(const char *text)
+{
+    size_t len = strlen(text);
+    struct task_name *n = malloc(sizeof *n + len + 1);
+    if (n)
+        memcpy(n->text, text, len + 1);
+    return n;
+}
+
+int weft_task_set_name(weft_task *t, const char *name)
+{
+    if (!t || !name)
+        return EINVAL;
+    TASK_HANDLE_CHECK(t, "weft_task_set_name");
+    struct task_name *n = name_new(name);
+    if (!n)
+        return ENOMEM;
+    /* The older names stay reachable from the new one until the task is
+     * freed: a string weft_task_name returned must not go away under its
+     * reader. Two renames at once both land, in some order. */
+    struct task_name *older = __atomic_load_n(&t->name, __ATOMIC_ACQUIRE);
+    do
+        n->older = older;
+    while (!__atomic_compare_exchange_n(&t->name, &older, n, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE));
+    return 0;
+}
+
+const char *weft_task_name(const weft_task *t)
+{
+    if (!t)
+        return NULL;
+    TASK_HANDLE_CHECK(t, "weft_task_name");
+    weft_task *task = (weft_task *)t; /* the default name is stored on first asking */
+    struct task_name *n = __atomic_load_n(&task->name, __ATOMIC_ACQUIRE);
+    if (n)
+        return n->text;
+    char buf[TASK_NAME_BUF];
+    struct task_name *fresh = name_new(task_name(t, buf));
+    if (!fresh)
+        return NULL; /* out of memory */
+    fresh->older = NULL;
+    /* Only where no name is yet: a concurrent weft_task_set_name wins. */
+    if (!__atomic_compare_exchange_n(&task->name, &n, fresh, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        free(fresh);
+        return n->text;
+    }
+    return fresh->text;
 }
 
 weft_task *weft_task_current(void)

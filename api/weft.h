@@ -55,6 +55,13 @@ typedef struct weft_config {
                               0: 300, as asyncio.run; WEFT_FOREVER: no bound. Past it,
                               weft_run names each such job on stderr and returns, leaving
                               its thread running; negative or NaN is EINVAL */
+    bool debug;            /* asyncio's debug mode: a task that runs longer than slow_task
+                              without reaching an await point is reported on stderr while
+                              it runs (name, worker, time, backtrace); also WEFT_DEBUG=1.
+                              The backtrace is taken with SIGURG, as Go preempts with it,
+                              unless the program handles SIGURG itself */
+    double slow_task;      /* seconds; 0: $WEFT_SLOW_MS milliseconds if set, else 0.1
+                              (asyncio's slow_callback_duration); negative or NaN is EINVAL */
 } weft_config;
 
 #define WEFT_ERR(code) ((void *)(intptr_t)-(intptr_t)(code))
@@ -121,6 +128,25 @@ const char *weft_task_message(const weft_task *t);
 
 /* The task running on this thread, or NULL outside a task. Borrowed. */
 weft_task *weft_task_current(void);
+
+/* Task.set_name: copies name (0, EINVAL for a NULL task or name, ENOMEM).
+ * Every message weft prints about the task uses it. */
+int weft_task_set_name(weft_task *t, const char *name);
+/* Task.get_name: the name set, else asyncio's "Task-<N>"; NULL for a NULL
+ * task or when out of memory. Valid as long as the handle, renames
+ * included. N counts from 1 per weft_run in spawn order at one worker; at
+ * several, each worker draws numbers in blocks, so they are unique but not
+ * in spawn order across workers. */
+const char *weft_task_name(const weft_task *t);
+
+/* Write every live task to fd: id, name, state, what it waits on and since
+ * when, and where a suspended task stopped (a symbolized backtrace of its
+ * fiber); the format is README's "When a program hangs or is slow". From a
+ * task: that task's weft_run; from any other thread: every weft_run running.
+ * Blocks the calling thread until written (not an await point; not for a
+ * signal handler: see WEFT_DUMP_SIGNAL). 0, EBADF for a negative fd, ESRCH
+ * when no weft_run runs, ENOMEM, or write(2)'s error. */
+int weft_dump(int fd);
 
 /* Drop the caller's reference. The task keeps running. Once per handle: a
  * second release aborts ("task handle already released"). */

@@ -75,6 +75,6 @@ set(weft_fuzz_library_sources ${WEFT_SOURCES})
 list(TRANSFORM weft_fuzz_library_sources REPLACE "^${PROJECT_SOURCE_DIR}/" "")
 weft_add_fuzzer(fuzz_api_args
     SOURCES ${weft_fuzz_library_sources}
-    LIBS ${WEFT_FCONTEXT_OBJECTS} -lck -pthread -lm
+    LIBS ${WEFT_FCONTEXT_OBJECTS} -lck ${WEFT_UNWIND_LDFLAGS} ${WEFT_DW_LDFLAGS} -pthread -lm
     CORPUS tests/fuzz/corpus/api_args
     RUNS 10000)

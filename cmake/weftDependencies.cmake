@@ -11,3 +11,20 @@ if(NOT TARGET weft::ck)
             INTERFACE_INCLUDE_DIRECTORIES "${WEFT_CK_INCLUDE_DIR}")
     endif()
 endif()
+
+# libunwind (walking fiber stacks) and libdw (naming what it finds, with file:line) as
+# weft::unwind and weft::dw: the backtraces of weft_dump, the slow-task warning and the
+# deadlock report (sched/backtrace.c). Both come with their pkg-config files.
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND AND NOT TARGET weft::unwind)
+    pkg_check_modules(WEFT_UNWIND QUIET IMPORTED_TARGET GLOBAL libunwind)
+    if(WEFT_UNWIND_FOUND)
+        add_library(weft::unwind ALIAS PkgConfig::WEFT_UNWIND)
+    endif()
+endif()
+if(PkgConfig_FOUND AND NOT TARGET weft::dw)
+    pkg_check_modules(WEFT_DW QUIET IMPORTED_TARGET GLOBAL libdw)
+    if(WEFT_DW_FOUND)
+        add_library(weft::dw ALIAS PkgConfig::WEFT_DW)
+    endif()
+endif()

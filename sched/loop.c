@@ -14,10 +14,14 @@
  * loop at the end of that iteration) the leftover tasks are cancelled and
  * the loop runs until every task has finished, as asyncio.Runner does.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* gettid */
+#endif
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "sched/overflow.h"
 #include "sched/runtime.h"
@@ -134,6 +138,7 @@ static void poll(struct runtime *rt, double timeout)
     }
     /* selectors.EpollSelector rounds the timeout up to whole milliseconds. */
     poller_poll(rt, timeout < 0 ? -1 : (int)ceil(timeout * 1e3));
+    worker_clock_refresh(&rt->workers[0]);
     for (struct weft_task *t; (t = sched_take_shared(rt));)
         loop_step_ready(rt, t);
 }
@@ -173,6 +178,7 @@ void loop_run(struct runtime *rt)
 {
     struct worker *w = &rt->workers[0];
     worker_set_self(w);
+    __atomic_store_n(&w->tid, (int)gettid(), __ATOMIC_RELEASE);
     void *alt = overflow_altstack_enter();
 #ifdef WEFT_TSAN
     w->side.tsan_fiber = __tsan_get_current_fiber();

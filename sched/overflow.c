@@ -42,13 +42,14 @@ static void put_number(unsigned long long v)
     put(p);
 }
 
-/* "weft: stack overflow in task Task-<id><how> (stack of <n> bytes; raise
+/* "weft: stack overflow in task <name><how> (stack of <n> bytes; raise
  * weft_config.stack_size<advice>)", then abort. */
 __attribute__((noreturn)) static void report(const struct weft_task *t, const char *how,
                                              const char *advice)
 {
-    put("weft: stack overflow in task Task-");
-    put_number(t->id);
+    char buf[TASK_NAME_BUF];
+    put("weft: stack overflow in task ");
+    put(task_name(t, buf));
     put(how);
     put(" (stack of ");
     put_number(t->stack ? t->stack->size : 0);

@@ -17,7 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sched/backtrace.h"
 #include "sched/blocking.h"
+#include "sched/inspect.h"
+#include "sched/monitor.h"
 #include "sched/overflow.h"
 
 #define DEFAULT_STACK_SIZE (256 * 1024)
@@ -25,6 +28,7 @@
 #define MAX_STACK_SIZE ((size_t)1 << 30)
 #define MAX_WORKERS 1024
 #define DEFAULT_SHUTDOWN_TIMEOUT 300.0 /* asyncio.run's THREAD_JOIN_TIMEOUT (3.12) */
+#define DEFAULT_SLOW_TASK 0.1          /* asyncio's slow_callback_duration */
 
 static __thread struct worker *self_worker;
 
@@ -55,6 +59,12 @@ double runtime_now(struct runtime *rt)
         return v;
     }
     return monotonic_seconds();
+}
+
+void worker_clock_refresh(struct worker *w)
+{
+    double now = runtime_now(w->rt);
+    __atomic_store(&w->clock, &now, __ATOMIC_RELAXED);
 }
 
 /* Per-worker counters instead of one shared count: at two workers the one
@@ -159,8 +169,7 @@ void registry_remove(struct runtime *rt, struct weft_task *t)
     spin_unlock(&r->lock);
 }
 
-/* Snapshot the tasks not yet done, each with a reference held. */
-static struct weft_task **registry_pending(struct runtime *rt, size_t *n)
+struct weft_task **registry_snapshot(struct runtime *rt, bool with_done, size_t *n)
 {
     size_t cap = 64, len = 0;
     struct weft_task **list = malloc(cap * sizeof *list);
@@ -168,7 +177,7 @@ static struct weft_task **registry_pending(struct runtime *rt, size_t *n)
         struct registry *r = &rt->workers[i].registry;
         spin_lock(&r->lock);
         for (struct weft_task *t = r->head; t; t = t->reg_next) {
-            if (task_is_done(t))
+            if (!with_done && task_is_done(t))
                 continue;
             if (len == cap) {
                 struct weft_task **bigger = realloc(list, 2 * cap * sizeof *list);
@@ -189,7 +198,7 @@ static struct weft_task **registry_pending(struct runtime *rt, size_t *n)
 size_t runtime_cancel_all(struct runtime *rt)
 {
     size_t n = 0;
-    struct weft_task **pending = registry_pending(rt, &n);
+    struct weft_task **pending = registry_snapshot(rt, false, &n);
     if (!pending)
         return 0;
     for (size_t i = 0; i < n; i++) {
@@ -203,9 +212,25 @@ size_t runtime_cancel_all(struct runtime *rt)
 void runtime_deadlock(struct runtime *rt)
 {
     if (!__atomic_exchange_n(&rt->deadlock_reported, true, __ATOMIC_ACQ_REL)) {
-        fprintf(stderr, "weft: deadlock: every task is waiting and nothing can wake one; "
-                        "cancelling %s\n",
-                task_is_done(rt->main) ? "the remaining tasks" : "main");
+        /* The wait-for graph first: every task, what it waits on, where it
+         * stopped, and the cycles. One write, so that it is not interleaved
+         * with other output line by line. */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        if (out) {
+            fprintf(out, "weft: deadlock: every task is waiting and nothing can wake one; "
+                         "cancelling %s\n",
+                    task_is_done(rt->main) ? "the remaining tasks" : "main");
+            struct symbolizer *sym = symbolizer_open();
+            runtime_describe(rt, out, sym, true);
+            symbolizer_close(sym);
+        }
+        if (out && fclose(out) == 0)
+            fputs(text, stderr);
+        else
+            fprintf(stderr, "weft: deadlock: every task is waiting and nothing can wake one\n");
+        free(text);
     }
     if (task_is_done(rt->main))
         runtime_cancel_all(rt);
@@ -285,6 +310,27 @@ static int configure(struct runtime *rt, const weft_config *cfg)
     if (isnan(c.shutdown_timeout) || c.shutdown_timeout < 0)
         return EINVAL;
     rt->shutdown_timeout = c.shutdown_timeout ? c.shutdown_timeout : DEFAULT_SHUTDOWN_TIMEOUT;
+    if (isnan(c.slow_task) || c.slow_task < 0)
+        return EINVAL;
+    if (c.debug || env_flag("WEFT_DEBUG")) {
+        const char *ms = getenv("WEFT_SLOW_MS");
+        double env_ms = DEFAULT_SLOW_TASK * 1e3;
+        if (!c.slow_task && ms && *ms) {
+            char *end;
+            env_ms = strtod(ms, &end);
+            if (*end || !(env_ms > 0) || isinf(env_ms)) {
+                fprintf(stderr, "weft: weft_run: WEFT_SLOW_MS=%s is not a positive number\n", ms);
+                return EINVAL;
+            }
+        }
+        rt->slow_task = c.slow_task ? c.slow_task : env_ms * 1e-3;
+    }
+    const char *dump = getenv("WEFT_DUMP_SIGNAL");
+    rt->dump_signal = monitor_parse_signal(dump);
+    if (rt->dump_signal < 0) {
+        fprintf(stderr, "weft: weft_run: WEFT_DUMP_SIGNAL=%s names no signal\n", dump);
+        return EINVAL;
+    }
     rt->nworkers = c.workers;
     rt->single = c.workers == 1 && !c.stealing && !env_flag("WEFT_STEALING");
     rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");
@@ -330,6 +376,7 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
         w->index = i;
         w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
         w->registry.lock = (spinlock)SPINLOCK_INIT;
+        worker_clock_refresh(w);
         timer_heap_init(&w->timers);
         park_init(&w->park);
         if (deque_init(&w->deque, 8) != 0)
@@ -385,16 +432,22 @@ void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
     if (!err) {
         overflow_handler_install();
         rt->main = task_create(rt, NULL, main, arg);
-        if (!rt->main) {
-            result = WEFT_ERR(ENOMEM);
+        running_add(rt);
+        int joined = rt->main ? monitor_join(rt) : ENOMEM;
+        if (joined) {
+            result = WEFT_ERR(joined);
         } else {
-            running_add(rt);
             if (rt->single)
                 loop_run(rt);
             else
                 workers_run(rt);
             executor_drain_default(rt);
-            running_remove(rt);
+        }
+        /* Out of the list first: the monitor reads the workers' samples
+         * only while a runtime is in it. */
+        running_remove(rt);
+        if (!joined) {
+            monitor_leave(rt);
             task_mark_retrieved(rt->main);
             result = rt->main->result;
         }

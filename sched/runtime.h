@@ -32,7 +32,11 @@ struct registry {
 struct worker {
     struct runtime *rt;
     unsigned index;
-    struct weft_task *current;   /* the task running on this worker */
+    struct weft_task *current;   /* atomic: the task running on this worker */
+    uint64_t runs;               /* atomic reads: tasks switched to, written by this
+                                    worker only (the slow-task monitor's progress mark) */
+    double clock;                /* atomic: a recent runtime_now(), refreshed every
+                                    CLOCK_REFRESH runs and when the worker wakes */
     fcontext_t sched_ctx;        /* where a task switches back to */
     struct fiber_side side;      /* this worker's own (thread) stack */
     struct stack_cache stacks;
@@ -57,7 +61,15 @@ struct worker {
                                     other workers' timers (sched/worker.c); own field */
     double watch_until;
     pthread_t thread;
+    int tid;                     /* atomic: the thread's kernel id, once it runs (the
+                                    monitor's tgkill: harmless after the thread ends) */
     void *altstack;
+    /* The slow-task monitor's, written by its thread only (sched/monitor.c). */
+    struct monitor_sample *sample;
+    uint64_t seen_runs;
+    struct weft_task *seen_task;
+    double seen_since;
+    bool seen_reported;
 } __attribute__((aligned(CACHE_LINE)));
 
 /* Single-thread ready queue: asyncio's loop._ready, a FIFO of entries. */
@@ -96,6 +108,8 @@ struct runtime {
                              runnable and no timers is a deadlock */
     bool deadlock_reported;
     double shutdown_timeout;    /* weft_config's: how long weft_run waits for blocking jobs */
+    double slow_task;           /* debug mode's threshold in seconds; 0: off (sched/monitor.c) */
+    int dump_signal;            /* WEFT_DUMP_SIGNAL's number, 0: none (sched/monitor.c) */
     struct executor *blocking;  /* atomic: the blocking pools, made on first use
                                    (api/executor.c; drained by weft_run) */
     struct callback stop_cb;    /* single-thread: stops the loop */
@@ -130,6 +144,9 @@ static inline struct weft_task *task_self(void)
 }
 
 double runtime_now(struct runtime *rt);
+/* Refresh w->clock (see struct worker); the wait notes' "since". */
+void worker_clock_refresh(struct worker *w);
+#define CLOCK_REFRESH 64
 /* Tasks made and not yet ended. Never less than the truth (never 0 while a
  * task lives), exact when nothing runs: see runtime.c. */
 long runtime_live(struct runtime *rt);
@@ -158,6 +175,9 @@ void sched_task_exited(struct worker *w, struct weft_task *t);
 /* w: the calling thread's worker of rt, or NULL. */
 void registry_add(struct runtime *rt, struct worker *w, struct weft_task *t);
 void registry_remove(struct runtime *rt, struct weft_task *t);
+/* The tasks of rt (the done ones too, if with_done), each with a reference
+ * held: task_unref each, then free the array. NULL when out of memory. */
+struct weft_task **registry_snapshot(struct runtime *rt, bool with_done, size_t *n);
 /* Cancel every task not done; returns how many were cancelled. */
 size_t runtime_cancel_all(struct runtime *rt);
 void runtime_deadlock(struct runtime *rt);
@@ -176,5 +196,8 @@ struct runtime *runtime_of_caller(void);
 void loop_run(struct runtime *rt);     /* single-thread mode */
 void workers_run(struct runtime *rt);  /* multi-thread mode */
 void workers_stop(struct runtime *rt);
+/* Make an idle worker (or the single-thread loop) look around again: after
+ * something that held off the deadlock rule (rt->external) is over. */
+void sched_poke(struct runtime *rt);
 
 #endif /* SCHED_RUNTIME_H */

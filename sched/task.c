@@ -92,15 +92,55 @@ struct weft_task *task_create(struct runtime *rt, struct worker *here, void *(*f
     return t;
 }
 
+const char *task_name(const struct weft_task *t, char buf[TASK_NAME_BUF])
+{
+    const struct task_name *n = __atomic_load_n(&t->name, __ATOMIC_ACQUIRE);
+    if (n)
+        return n->text;
+    /* By hand: snprintf is not async-signal-safe (sched/overflow.c). */
+    char digits[24];
+    int len = 0;
+    uint64_t id = t->id;
+    do
+        digits[len++] = (char)('0' + id % 10);
+    while ((id /= 10) != 0);
+    memcpy(buf, "Task-", 5);
+    for (int i = 0; i < len; i++)
+        buf[5 + i] = digits[len - 1 - i];
+    buf[5 + len] = '\0';
+    return buf;
+}
+
+void task_note_wait(struct weft_task *self, enum wait_what what, const void *obj, int detail,
+                    short events, double until)
+{
+    struct worker *w = worker_self();
+    struct wait_note *n = &self->note;
+    double since;
+    __atomic_load(&w->clock, &since, __ATOMIC_RELAXED);
+    /* The next wait's number: notes are written just before task_wait_begin
+     * (directly, or in future_await), whose release store publishes them. */
+    __atomic_store_n(&n->seq, (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&n->what, (unsigned char)what, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->events, events, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->detail, detail, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->obj, obj, __ATOMIC_RELAXED);
+    __atomic_store_n(&n->holder, NULL, __ATOMIC_RELAXED);
+    __atomic_store(&n->until, &until, __ATOMIC_RELAXED);
+    __atomic_store(&n->since, &since, __ATOMIC_RELAXED);
+}
+
 static void report_unretrieved(const struct weft_task *t)
 {
     int code = weft_error(t->result);
     const char *name = strerrorname_np(code);
+    char buf[TASK_NAME_BUF];
     fprintf(stderr,
             "Task exception was never retrieved\n"
-            "future: <Task finished name='Task-%llu' error=%s (%s)%s%s>\n",
-            (unsigned long long)t->id, name ? name : "?", strerror(code),
-            t->message ? ": " : "", t->message ? t->message : "");
+            "future: <Task finished name='%s' error=%s (%s)%s%s>\n",
+            task_name(t, buf), name ? name : "?", strerror(code), t->message ? ": " : "",
+            t->message ? t->message : "");
 }
 
 static bool failed_unretrieved(const struct weft_task *t)
@@ -114,6 +154,10 @@ void task_free(struct weft_task *t)
         report_unretrieved(t);
     if (t->message)
         free(t->message);
+    for (struct task_name *n = t->name, *older; n; n = older) {
+        older = n->older;
+        free(n);
+    }
     __atomic_store_n(&t->magic, TASK_MAGIC_FREED, __ATOMIC_RELAXED);
     task_dealloc(t);
 }
@@ -160,7 +204,8 @@ bool task_wake(struct weft_task *t, uint64_t seq)
     }
 }
 
-/* The worker's half of SW_PARK, after the task's stack is quiet. */
+/* The worker's half of SW_PARK, after the task's stack is quiet; also the
+ * end of a task_pin. */
 static void park_settle(struct weft_task *t)
 {
     uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
@@ -172,6 +217,21 @@ static void park_settle(struct weft_task *t)
     /* Woken while switching out: it is ready right away. */
     __atomic_store_n(&t->waitword, seqbits | W_RUNNING, __ATOMIC_RELAXED);
     sched_woken(t->rt, t);
+}
+
+bool task_pin(struct weft_task *t)
+{
+    uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
+    /* Back to PARKING, as if its worker were still switching out: a waker
+     * leaves NOTIFIED, and task_unpin does what that worker would. */
+    return (cur & 3) == W_PARKED &&
+           __atomic_compare_exchange_n(&t->waitword, &cur, (cur & ~(uint64_t)3) | W_PARKING,
+                                       false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+void task_unpin(struct weft_task *t)
+{
+    park_settle(t);
 }
 
 int task_await_enter(struct weft_task *self)
@@ -394,10 +454,15 @@ void task_run(struct weft_task *t)
         sched_task_exited(w, t);
         return;
     }
-    w->current = t;
+    __atomic_store_n(&w->current, t, __ATOMIC_RELAXED);
+    /* Only this worker writes runs: a plain increment, atomic for readers. */
+    uint64_t runs = w->runs + 1;
+    __atomic_store_n(&w->runs, runs, __ATOMIC_RELAXED);
+    if (runs % CLOCK_REFRESH == 0)
+        worker_clock_refresh(w);
     transfer_t back = fiber_jump(&w->side, &t->side, t->ctx, w, 0);
     fiber_arrived(&w->side, NULL);
-    w->current = NULL;
+    __atomic_store_n(&w->current, NULL, __ATOMIC_RELAXED);
     /* Whoever switched out: t, or a task t was running inline. */
     t = back.data;
     t->ctx = back.fctx;
@@ -441,14 +506,14 @@ int task_run_inline(struct worker *w, struct weft_task *self, struct weft_task *
     if (cancel) {
         task_finish(t, WEFT_ERR(ECANCELED));
     } else {
-        t->host = self;
+        __atomic_store_n(&t->host, self, __ATOMIC_RELAXED); /* weft_dump reads it */
         t->stack = self->stack;
         t->side = self->side;
-        w->current = t;
+        __atomic_store_n(&w->current, t, __ATOMIC_RELAXED);
         void *r = t->fn(t->arg); /* t may suspend in here, as itself */
         task_finish(t, r);
         w = worker_self();
-        w->current = self;
+        __atomic_store_n(&w->current, self, __ATOMIC_RELAXED);
         self->side.asan_fake_stack = t->side.asan_fake_stack;
     }
     sched_task_exited(w, t);

@@ -82,6 +82,48 @@ static inline bool waiters_unlink(struct waiter **head, struct waiter ***tail, s
     return false;
 }
 
+/* A name given with weft_task_set_name. A rename keeps the older ones
+ * (linked from the new) so that a string weft_task_name returned stays
+ * valid as long as the task. */
+struct task_name {
+    struct task_name *older;
+    char text[];
+};
+
+/* What a suspended task waits on, in words for weft_dump and the deadlock
+ * report (the wait protocol itself does not read it). Written by the task
+ * alone, just before it suspends; read by any thread, which may see a
+ * mixture of two consecutive notes: the fields are diagnostics, each one
+ * atomic, never dereferenced but for the awaited task (see api/dump.c). */
+enum wait_what {
+    WAIT_FOR_NOTHING,
+    WAIT_FOR_TASK,       /* obj: the awaited weft_task */
+    WAIT_FOR_SLEEP,      /* until: the deadline (runtime clock) */
+    WAIT_FOR_QUEUE_GET,  /* obj: the weft_queue */
+    WAIT_FOR_QUEUE_PUT,
+    WAIT_FOR_QUEUE_JOIN,
+    WAIT_FOR_EVENT,      /* obj: the weft_event */
+    WAIT_FOR_LOCK,       /* obj: the weft_lock */
+    WAIT_FOR_SEMAPHORE,  /* obj: the weft_sem */
+    WAIT_FOR_EXECUTOR,   /* obj: the weft_executor (shutdown) */
+    WAIT_FOR_GATHER,     /* detail: how many tasks */
+    WAIT_FOR_WAIT,       /* weft_wait / weft_wait_for; detail: how many tasks */
+    WAIT_FOR_GROUP,      /* obj: the weft_group */
+    WAIT_FOR_SHIELD,     /* obj: the shielded weft_task */
+    WAIT_FOR_FD,         /* detail: the descriptor; events: POLLIN / POLLOUT */
+};
+
+struct wait_note {
+    uint64_t seq;        /* the wait it describes (task_wait_begin's number) */
+    unsigned char what;  /* enum wait_what */
+    short events;
+    int detail;
+    const void *obj;
+    double until;        /* a deadline, or INFINITY */
+    double since;        /* when the wait began (worker clock; see task_note_wait) */
+    struct weft_task *const *holder; /* WAIT_FOR_LOCK: where the lock keeps its holder */
+};
+
 /* How a task left its fiber, read by the worker right after the switch. */
 enum switch_action { SW_PARK, SW_YIELD, SW_EXIT };
 
@@ -117,11 +159,29 @@ struct weft_task {
     int last_errno;           /* what the last call that failed with NULL set errno to
                                  (weft_errno): errno itself is per thread */
     uint64_t id;              /* "Task-<id>", as asyncio names them */
+    struct task_name *name;   /* atomic: weft_task_set_name's, NULL for "Task-<id>";
+                                 earlier names stay until the task is freed */
+    struct wait_note note;    /* what the task waits on, for weft_dump */
     struct weft_task *run_next; /* link in the runtime's overflow list */
     struct weft_task *host;   /* run inline on this task's stack (task_run_inline) */
     struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
     unsigned reg_index;       /* which registry list */
 };
+
+/* t's name: weft_task_set_name's, or "Task-<id>" written into buf (at
+ * least TASK_NAME_BUF bytes). Safe in a signal handler: it only reads. */
+#define TASK_NAME_BUF 32
+const char *task_name(const struct weft_task *t, char buf[TASK_NAME_BUF]);
+
+/* Record what self is about to wait on (the wait_note above). */
+void task_note_wait(struct weft_task *self, enum wait_what what, const void *obj, int detail,
+                    short events, double until);
+
+/* After task_note_wait for a lock: where to read who holds it. */
+static inline void task_note_holder(struct weft_task *self, struct weft_task *const *holder)
+{
+    __atomic_store_n(&self->note.holder, holder, __ATOMIC_RELAXED);
+}
 
 /* Set or clear t's cancel request, with t's lock held (see must_cancel). */
 static inline void task_set_must_cancel(struct weft_task *t, bool v)
@@ -172,6 +232,11 @@ bool task_wake(struct weft_task *t, uint64_t seq);
  * request and returns 0, ECANCELED, or ETIMEDOUT when the request came from
  * an expired deadline scope. */
 int task_wait_end(struct weft_task *self);
+/* Hold a suspended task (PARKED) where it is, so that its stack can be
+ * read: false if it was not suspended. A wake-up meanwhile is kept, and
+ * task_unpin makes the task ready then. */
+bool task_pin(struct weft_task *t);
+void task_unpin(struct weft_task *t);
 /* Switch to the worker; returns when woken. */
 void task_suspend(struct weft_task *self, enum switch_action action);
 

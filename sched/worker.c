@@ -37,10 +37,14 @@
  * The idle path is also where an I/O poller belongs: a parking worker will
  * poll instead of sleeping blindly once there is one.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* gettid */
+#endif
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "sched/overflow.h"
@@ -203,6 +207,14 @@ static void wake_idle_worker(struct runtime *rt)
 static void wake_idle_worker_for_timer(struct runtime *rt)
 {
     wake_one(rt, true);
+}
+
+void sched_poke(struct runtime *rt)
+{
+    if (rt->single)
+        poller_wake(&rt->poller);
+    else
+        wake_one(rt, true);
 }
 
 void workers_stop(struct runtime *rt)
@@ -566,6 +578,7 @@ static bool unpark(struct worker *w, bool polling)
 {
     if (polling)
         poller_release(&w->rt->poller);
+    worker_clock_refresh(w);
     return !idle_remove(w->rt, w);
 }
 
@@ -679,6 +692,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     worker_set_self(w);
+    __atomic_store_n(&w->tid, (int)gettid(), __ATOMIC_RELEASE);
     w->altstack = overflow_altstack_enter();
 #ifdef WEFT_TSAN
     w->side.tsan_fiber = __tsan_get_current_fiber();
