@@ -186,8 +186,8 @@ struct weft_task **registry_snapshot(struct runtime *rt, bool with_done, size_t 
                 list = bigger;
                 cap *= 2;
             }
-            task_ref(t);
-            list[len++] = t;
+            if (task_try_ref(t))
+                list[len++] = t;
         }
         spin_unlock(&r->lock);
     }

@@ -194,6 +194,19 @@ static inline void task_ref(struct weft_task *t)
     __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
 }
 
+/* A reference to t unless its count already reached 0 (it is being freed,
+ * and only not yet out of the registry): false then. For those who find
+ * tasks in the registry. */
+static inline bool task_try_ref(struct weft_task *t)
+{
+    int refs = __atomic_load_n(&t->refs, __ATOMIC_RELAXED);
+    while (refs > 0)
+        if (__atomic_compare_exchange_n(&t->refs, &refs, refs + 1, false, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
+
 void task_unref(struct weft_task *t);
 /* Free t now, whatever its count (weft_run's end); reports a failure nobody
  * retrieved, as asyncio does when such a task is collected. */

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -239,6 +240,53 @@ static inline void *sleep_until_cancelled(void *arg)
 {
     (void)arg;
     return weft_sleep(1e9) == ECANCELED ? WEFT_ERR(ECANCELED) : NULL;
+}
+
+/* ---- what weft prints ---- */
+
+/* Send this process's stderr to a temporary file until stderr_capture_end,
+ * which returns what was written meanwhile (malloc'ed, NUL-terminated; NULL
+ * if nothing could be captured). Also readable while capturing, with
+ * stderr_captured (a report weft prints from another thread). */
+static FILE *capture_file;
+static int capture_saved = -1;
+
+static inline void stderr_capture_begin(void)
+{
+    fflush(stderr);
+    capture_file = tmpfile();
+    capture_saved = capture_file ? dup(2) : -1;
+    if (capture_saved >= 0)
+        dup2(fileno(capture_file), 2);
+}
+
+static inline char *stderr_captured(void)
+{
+    if (!capture_file)
+        return NULL;
+    int fd = fileno(capture_file);
+    off_t len = lseek(fd, 0, SEEK_END);
+    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (!text)
+        return NULL;
+    ssize_t got = pread(fd, text, (size_t)len, 0);
+    text[got > 0 ? got : 0] = '\0';
+    return text;
+}
+
+static inline char *stderr_capture_end(void)
+{
+    fflush(stderr);
+    char *text = stderr_captured();
+    if (capture_saved >= 0) {
+        dup2(capture_saved, 2);
+        close(capture_saved);
+        capture_saved = -1;
+    }
+    if (capture_file)
+        fclose(capture_file);
+    capture_file = NULL;
+    return text;
 }
 
 #endif
