@@ -193,13 +193,13 @@ static void test_skynet(void **state)
 
 /* ---- a chain of 10^4 tasks, each awaiting the next ---- */
 
-static void *link(void *arg)
+static void *chain_link(void *arg)
 {
     const intptr_t depth = (intptr_t)arg;
 
     if (depth == 0)
         return weft_sleep(0.5) == 0 ? (void *)0 : WEFT_ERR(ECANCELED);
-    weft_task *next = weft_spawn(link, (void *)(depth - 1));
+    weft_task *next = weft_spawn(chain_link, (void *)(depth - 1));
     if (!next) {
         check(!"spawn failed");
         return WEFT_ERR(ENOMEM);
@@ -215,7 +215,7 @@ static void test_deep_chain(void **state)
 
     (void)state;
     FOR_EACH_MODE(all_modes)
-    expect(run_in_mode(link, (void *)depth) == (void *)depth);
+    expect(run_in_mode(chain_link, (void *)depth) == (void *)depth);
 }
 
 int main(void)
