@@ -90,7 +90,7 @@ int weft_event_wait(weft_event *e)
     }
     struct waitnode waiter;
     keepalive_enter(&e->alive);
-    task_note_wait(self, WAIT_FOR_EVENT, e, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_EVENT, e);
     int err = waitlist_await(&e->waiters, &e->guard, self, &waiter);
     bool last = keepalive_leave(&e->alive);
     spin_unlock(&e->guard);

@@ -494,7 +494,7 @@ int weft_executor_shutdown(weft_executor *ex)
     if (busy) {
         /* The wake-up comes from the pool's last thread. */
         __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
-        task_note_wait(self, WAIT_FOR_EXECUTOR, ex, 0, 0, INFINITY);
+        task_note_wait(self, WAIT_FOR_EXECUTOR, ex);
         int err = future_await(self, &ex->drained);
         __atomic_sub_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
         if (err)

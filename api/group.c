@@ -221,7 +221,7 @@ static bool await_children(struct weft_task *self, struct weft_group *g)
         return false;
     struct deadline *scopes = self->deadlines;
     self->deadlines = NULL;
-    task_note_wait(self, WAIT_FOR_GROUP, g, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_GROUP, g);
     int err = future_await(self, &g->completed);
     self->deadlines = scopes;
     spin_lock(&g->lock);

@@ -86,7 +86,7 @@ int weft_lock_acquire(weft_lock *l)
     }
     struct waitnode waiter, *next = NULL;
     keepalive_enter(&l->alive);
-    task_note_wait(self, WAIT_FOR_LOCK, l, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_LOCK, l);
     task_note_holder(self, &l->holder);
     int err = waitlist_await(&l->waiters, &l->guard, self, &waiter);
     if (err) {

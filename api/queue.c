@@ -222,7 +222,7 @@ int weft_queue_put(weft_queue *q, void *item)
     }
     keepalive_enter(&q->alive);
     do {
-        task_note_wait(self, WAIT_FOR_QUEUE_PUT, q, 0, 0, INFINITY);
+        task_note_wait(self, WAIT_FOR_QUEUE_PUT, q);
         int err = wait_in(q, self, &q->putters, &putter);
         if (err) {
             /* Woken by get_nowait but cannot take the slot: wake the next
@@ -279,7 +279,7 @@ int weft_queue_get(weft_queue *q, void **item)
     }
     keepalive_enter(&q->alive);
     do {
-        task_note_wait(self, WAIT_FOR_QUEUE_GET, q, 0, 0, INFINITY);
+        task_note_wait(self, WAIT_FOR_QUEUE_GET, q);
         int err = wait_in(q, self, &q->getters, &getter);
         if (err) {
             /* Woken by put_nowait but cannot take the item: wake the next
@@ -351,7 +351,7 @@ int weft_queue_join(weft_queue *q)
     }
     struct waitnode joiner;
     keepalive_enter(&q->alive);
-    task_note_wait(self, WAIT_FOR_QUEUE_JOIN, q, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_QUEUE_JOIN, q);
     int err = wait_in(q, self, &q->joiners, &joiner);
     if (!err)
         err = weft_error(joiner.fut.result); /* EPIPE from destroy */

@@ -104,7 +104,7 @@ int weft_sem_acquire(weft_sem *s)
     }
     struct waitnode waiter, *next = NULL;
     keepalive_enter(&s->alive);
-    task_note_wait(self, WAIT_FOR_SEMAPHORE, s, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_SEMAPHORE, s);
     int err = waitlist_await(&s->waiters, &s->guard, self, &waiter);
     if (err) {
         /* Handed a permit, then cancelled: give it back and pass it on. */

@@ -68,7 +68,7 @@ void *weft_shield(weft_task *t)
     task_ref(t);
     sh->inner = t;
     soon_on_task(&sh->inner_done, t, inner_done);
-    task_note_wait(self, WAIT_FOR_SHIELD, t, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_SHIELD, t);
     err = future_await(self, &sh->outer);
     void *result = err ? WEFT_ERR(err) : sh->outer.result;
     /* _outer_done_callback: a callback not yet queued is taken back. */

@@ -35,7 +35,8 @@ int weft_sleep(double seconds)
     if (err)
         return err;
     double until = seconds == WEFT_FOREVER ? INFINITY : runtime_now(self->rt) + seconds;
-    task_note_wait(self, WAIT_FOR_SLEEP, NULL, 0, 0, until);
+    task_note_wait(self, WAIT_FOR_SLEEP, NULL);
+    task_note_until(self, until);
     uint64_t seq = task_wait_begin(self);
     /* Forever needs no timer: only a cancellation ends it. */
     struct timer *tm = NULL;

@@ -60,7 +60,7 @@ static bool awaits_back(struct weft_task *t, struct weft_task *self)
  * self's cancellation request consumed into *err (see task_wait_end). */
 static bool wait_for_task(struct weft_task *self, struct weft_task *t, int *err)
 {
-    task_note_wait(self, WAIT_FOR_TASK, t, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_TASK, t);
     uint64_t seq = task_wait_begin(self);
     self->await_seq = seq;
     self->await_node.fn = task_waiter_wake;

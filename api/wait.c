@@ -161,7 +161,8 @@ int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double ti
     if (unique != few)
         free(unique);
 
-    task_note_wait(self, WAIT_FOR_WAIT, NULL, (int)m, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_WAIT, NULL);
+    task_note_count(self, m);
     err = future_await(self, &st->waiter);
     disarm_timeout(st);
     unwatch_all(st);
@@ -194,7 +195,7 @@ static int cancel_and_wait(struct weft_task *self, struct weft_task *t)
      * us here), so the scopes are set aside meanwhile. */
     struct deadline *scopes = self->deadlines;
     self->deadlines = NULL;
-    task_note_wait(self, WAIT_FOR_TASK, t, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_TASK, t);
     int err = future_await(self, &st->waiter);
     self->deadlines = scopes;
     unwatch_all(st);
@@ -234,7 +235,7 @@ void *weft_wait_for(weft_task *t, double timeout)
         return WEFT_ERR(ENOMEM);
     }
     watch(st, t, release_on_done);
-    task_note_wait(self, WAIT_FOR_TASK, t, 0, 0, INFINITY);
+    task_note_wait(self, WAIT_FOR_TASK, t);
     err = future_await(self, &st->waiter);
     void *result;
     if (task_is_done(t)) {

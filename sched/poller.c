@@ -418,10 +418,10 @@ int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, unsigned
      * returns no EAGAIN to wait after. */
     if (!__atomic_load_n(&h->polled, __ATOMIC_RELAXED) || take_ready(h, dirs))
         return 0; /* try again */
-    task_note_wait(self, WAIT_FOR_FD, NULL, h->fd,
-                   (short)((dirs & (1u << IO_READ) ? POLLIN : 0) |
-                           (dirs & (1u << IO_WRITE) ? POLLOUT : 0)),
-                   deadline >= 0 ? deadline : INFINITY);
+    task_note_wait(self, WAIT_FOR_FD, NULL);
+    task_note_fd(self, h->fd,
+                 (short)((dirs & (1u << IO_READ) ? POLLIN : 0) | (dirs & (1u << IO_WRITE) ? POLLOUT : 0)),
+                 deadline >= 0 ? deadline : INFINITY);
     uint64_t seq = task_wait_begin(self);
     __atomic_store_n(&self->io_seq, seq, __ATOMIC_RELEASE);
     struct timer *tm = NULL;

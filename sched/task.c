@@ -111,26 +111,6 @@ const char *task_name(const struct weft_task *t, char buf[TASK_NAME_BUF])
     return buf;
 }
 
-void task_note_wait(struct weft_task *self, enum wait_what what, const void *obj, int detail,
-                    short events, double until)
-{
-    struct worker *w = worker_self();
-    struct wait_note *n = &self->note;
-    double since;
-    __atomic_load(&w->clock, &since, __ATOMIC_RELAXED);
-    /* The next wait's number: notes are written just before task_wait_begin
-     * (directly, or in future_await), whose release store publishes them. */
-    __atomic_store_n(&n->seq, (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1,
-                     __ATOMIC_RELAXED);
-    __atomic_store_n(&n->what, (unsigned char)what, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->events, events, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->detail, detail, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->obj, obj, __ATOMIC_RELAXED);
-    __atomic_store_n(&n->holder, NULL, __ATOMIC_RELAXED);
-    __atomic_store(&n->until, &until, __ATOMIC_RELAXED);
-    __atomic_store(&n->since, &since, __ATOMIC_RELAXED);
-}
-
 static void report_unretrieved(const struct weft_task *t)
 {
     int code = weft_error(t->result);
@@ -468,6 +448,8 @@ void task_run(struct weft_task *t)
     t->ctx = back.fctx;
     switch (t->action) {
     case SW_PARK:
+        /* Only now, on the worker: its clock is at hand. For weft_dump. */
+        __atomic_store(&t->note.since, &w->clock, __ATOMIC_RELAXED);
         park_settle(t);
         break;
     case SW_YIELD:

@@ -117,11 +117,11 @@ struct wait_note {
     uint64_t seq;        /* the wait it describes (task_wait_begin's number) */
     unsigned char what;  /* enum wait_what */
     short events;
-    int detail;
+    int detail;          /* gather, wait: how many tasks; fd: the descriptor */
     const void *obj;
-    double until;        /* a deadline, or INFINITY */
-    double since;        /* when the wait began (worker clock; see task_note_wait) */
-    struct weft_task *const *holder; /* WAIT_FOR_LOCK: where the lock keeps its holder */
+    double until;        /* sleep, fd: the deadline, or INFINITY */
+    double since;        /* when the task switched out (its worker's clock) */
+    struct weft_task *const *holder; /* lock: where the lock keeps its holder */
 };
 
 /* How a task left its fiber, read by the worker right after the switch. */
@@ -173,11 +173,39 @@ struct weft_task {
 #define TASK_NAME_BUF 32
 const char *task_name(const struct weft_task *t, char buf[TASK_NAME_BUF]);
 
-/* Record what self is about to wait on (the wait_note above). */
-void task_note_wait(struct weft_task *self, enum wait_what what, const void *obj, int detail,
-                    short events, double until);
 
-/* After task_note_wait for a lock: where to read who holds it. */
+/* Record what self is about to wait on (the wait_note above), just before
+ * the wait begins: a few plain stores, on every await point that
+ * suspends. The worker stamps `since` when the task has switched out. */
+static inline void task_note_wait(struct weft_task *self, enum wait_what what, const void *obj)
+{
+    /* The next wait's number: task_wait_begin's release store (direct, or
+     * in future_await) publishes the note with it. */
+    uint64_t seq = (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1;
+    __atomic_store_n(&self->note.seq, seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&self->note.what, (unsigned char)what, __ATOMIC_RELAXED);
+    __atomic_store_n(&self->note.obj, obj, __ATOMIC_RELAXED);
+}
+
+/* The rest of a note, for the kinds that have it (after task_note_wait). */
+static inline void task_note_count(struct weft_task *self, size_t n)
+{
+    __atomic_store_n(&self->note.detail, n > INT32_MAX ? INT32_MAX : (int)n, __ATOMIC_RELAXED);
+}
+
+static inline void task_note_until(struct weft_task *self, double until)
+{
+    __atomic_store(&self->note.until, &until, __ATOMIC_RELAXED);
+}
+
+static inline void task_note_fd(struct weft_task *self, int fd, short events, double until)
+{
+    __atomic_store_n(&self->note.detail, fd, __ATOMIC_RELAXED);
+    __atomic_store_n(&self->note.events, events, __ATOMIC_RELAXED);
+    task_note_until(self, until);
+}
+
+/* A lock's: where to read who holds it. */
 static inline void task_note_holder(struct weft_task *self, struct weft_task *const *holder)
 {
     __atomic_store_n(&self->note.holder, holder, __ATOMIC_RELAXED);
