@@ -163,6 +163,9 @@ static inline int server_start_conn(struct server *s, int fd)
         free(c);
         return err;
     }
+    char name[32]; /* what weft_dump and weft's messages call it */
+    snprintf(name, sizeof name, "conn-fd%d", fd);
+    weft_task_set_name(c->task, name); /* out of memory, it keeps its Task-N */
     s->conns[s->nconns++] = c;
     __atomic_add_fetch(&s->accepted, 1, __ATOMIC_RELAXED);
     return 0;
@@ -319,6 +322,10 @@ static inline void *server_program_main(void *arg)
     s.max_conns = p->max_conns;
     p->accept_task = weft_spawn(server_accept_loop, &s);
     weft_task *signals = p->accept_task ? weft_spawn(server_signal_task, p) : NULL;
+    if (signals) {
+        weft_task_set_name(p->accept_task, "accept");
+        weft_task_set_name(signals, "signals");
+    }
     if (!signals) {
         err = weft_errno();
         if (p->accept_task) {
