@@ -171,10 +171,12 @@ static void describe_result(FILE *out, const struct weft_task *t)
         fputs("result: ok\n", out);
 }
 
-/* One paragraph for t; returns the task it waits for, or NULL. */
+/* One paragraph for t; returns the task it waits for, or NULL. inline_task:
+ * the task that runs on t's stack (task_run_inline), or NULL. */
 static struct weft_task *describe_task(FILE *out, struct runtime *rt, struct weft_task *t,
-                                       struct weft_task **tasks, const struct by_address *by_addr,
-                                       size_t count, struct symbolizer *sym, double now)
+                                       struct weft_task *inline_task, struct weft_task **tasks,
+                                       const struct by_address *by_addr, size_t count,
+                                       struct symbolizer *sym, double now)
 {
     char buf[TASK_NAME_BUF];
     fprintf(out, "task %llu\nname: %s\n", (unsigned long long)t->id, task_name(t, buf));
@@ -197,14 +199,11 @@ static struct weft_task *describe_task(FILE *out, struct runtime *rt, struct wef
         fputc('\n', out);
         return NULL;
     }
-    /* A host runs an awaited task inline, on its own stack (task.c). */
-    for (size_t i = 0; i < count; i++) {
-        if (__atomic_load_n(&tasks[i]->host, __ATOMIC_RELAXED) == t && !task_is_done(tasks[i])) {
-            fputs("state: suspended\nwaits: ", out);
-            put_task_ref(out, tasks[i]);
-            fputs(", running inline on this task's stack\n\n", out);
-            return tasks[i];
-        }
+    if (inline_task) {
+        fputs("state: suspended\nwaits: ", out);
+        put_task_ref(out, inline_task);
+        fputs(", running inline on this task's stack\n\n", out);
+        return inline_task;
     }
     bool pinned = task_pin(t);
     uint64_t word = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
@@ -307,8 +306,15 @@ static int describe(struct runtime *rt, FILE *out, struct symbolizer *sym, bool 
         fputc('\n', out);
     }
     fputc('\n', out);
+    /* A host runs an awaited task inline, on its own stack (task.c): edges
+     * first holds, for each host, that task. */
+    for (size_t i = 0; i < count; i++) {
+        long host = find(by_addr, count, __atomic_load_n(&tasks[i]->host, __ATOMIC_RELAXED));
+        if (host >= 0 && !task_is_done(tasks[i]))
+            edges[host] = tasks[i];
+    }
     for (size_t i = 0; i < count; i++)
-        edges[i] = describe_task(out, rt, tasks[i], tasks, by_addr, count, sym, now);
+        edges[i] = describe_task(out, rt, tasks[i], edges[i], tasks, by_addr, count, sym, now);
     if (with_cycles)
         describe_cycles(out, tasks, edges, by_addr, count);
     for (size_t i = 0; i < count; i++)
