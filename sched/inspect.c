@@ -189,7 +189,9 @@ static struct weft_task *describe_task(FILE *out, struct runtime *rt, struct wef
     for (unsigned i = 0; i < rt->nworkers; i++) {
         if (__atomic_load_n(&rt->workers[i].current, __ATOMIC_RELAXED) != t)
             continue;
-        fprintf(out, "state: running\nworker: %u\n", i);
+        double since;
+        __atomic_load(&rt->workers[i].run_since, &since, __ATOMIC_RELAXED);
+        fprintf(out, "state: running\nworker: %u\nfor: %.3f s\n", i, fmax(0, now - since));
         if (t == task_self()) {
             struct backtrace bt;
             backtrace_here(&bt, 1);

@@ -37,6 +37,7 @@ struct worker {
                                     worker only (the slow-task monitor's progress mark) */
     double clock;                /* atomic: a recent runtime_now(), refreshed every
                                     CLOCK_REFRESH runs and when the worker wakes */
+    double run_since;            /* atomic: `clock` when the current task was switched to */
     fcontext_t sched_ctx;        /* where a task switches back to */
     struct fiber_side side;      /* this worker's own (thread) stack */
     struct stack_cache stacks;

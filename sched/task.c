@@ -440,6 +440,7 @@ void task_run(struct weft_task *t)
     __atomic_store_n(&w->runs, runs, __ATOMIC_RELAXED);
     if (runs % CLOCK_REFRESH == 0)
         worker_clock_refresh(w);
+    __atomic_store(&w->run_since, &w->clock, __ATOMIC_RELAXED); /* weft_dump's "for" */
     transfer_t back = fiber_jump(&w->side, &t->side, t->ctx, w, 0);
     fiber_arrived(&w->side, NULL);
     __atomic_store_n(&w->current, NULL, __ATOMIC_RELAXED);
