@@ -124,10 +124,12 @@ void sched_ready_from(struct worker *w, struct runtime *rt, struct weft_task *t)
      * re-check that saw the deque empty; the new task then waits for its
      * busy owner (tests/sched/test_task.c, work spreads from a busy worker).
      * Go (runqput, wakep) and Tokio (notify_parked_local) check every push. */
-    if (rt->single)
-        poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
-    else if (rt->nworkers > 1)
+    if (rt->nworkers > 1)
         wake_idle_worker(rt);
+    else if (!local && rt->single)
+        poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
+    else if (!local)
+        wake_idle_worker(rt); /* the one stealing worker sleeps on its park */
 }
 
 void sched_woken(struct runtime *rt, struct weft_task *t)
