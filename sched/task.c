@@ -395,6 +395,7 @@ void task_run(struct weft_task *t)
         return;
     }
     w->current = t;
+    counter_bump(&w->counters.resumes);
     transfer_t back = fiber_jump(&w->side, &t->side, t->ctx, w, 0);
     fiber_arrived(&w->side, NULL);
     w->current = NULL;
@@ -445,6 +446,7 @@ int task_run_inline(struct worker *w, struct weft_task *self, struct weft_task *
         t->stack = self->stack;
         t->side = self->side;
         w->current = t;
+        counter_bump(&w->counters.resumes);
         void *r = t->fn(t->arg); /* t may suspend in here, as itself */
         task_finish(t, r);
         w = worker_self();
