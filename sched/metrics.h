@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "weft.h"
+
 struct runtime;
 struct worker;
 
@@ -20,5 +22,10 @@ uint64_t metrics_clock_ns(void);
  * thread ended the sleep (made a task ready), not a deadline or I/O. */
 void worker_sleep_begin(struct worker *w);
 void worker_sleep_end(struct worker *w, bool woken);
+
+/* Fill every figure of *m that the scheduler knows (all but size and the
+ * blocking pools'). Any thread; rt must stay up meanwhile (the list of
+ * running runtimes locked). */
+void runtime_metrics(struct runtime *rt, weft_metrics *m);
 
 #endif /* SCHED_METRICS_H */
