@@ -36,7 +36,9 @@
  * thread hands its result over under the pool's lock, after checking that
  * the pool has not been abandoned.
  *
- * Lock order: a pool's lock, then a task's lock (the handover's wake-up).
+ * Lock order: the list of running runtimes' lock (weft_metrics_get), then
+ * the runtime's list of pools' lock, then a pool's lock, then a task's lock
+ * (the handover's wake-up).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -49,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/executor.h"
 #include "api/fail.h"
 #include "api/handle.h"
 #include "sched/blocking.h"
@@ -505,6 +508,26 @@ int weft_executor_shutdown(weft_executor *ex)
     return 0;
 }
 
+/* --- metrics ------------------------------------------------------------------- */
+
+void executor_metrics(struct runtime *rt, weft_metrics *m)
+{
+    struct executor *e = __atomic_load_n(&rt->blocking, __ATOMIC_ACQUIRE);
+    if (!e)
+        return;
+    /* A pool leaves the list (pool_unlink) before it is freed. */
+    pthread_mutex_lock(&e->lock);
+    for (struct weft_executor *ex = e->pools; ex; ex = ex->next) {
+        pthread_mutex_lock(&ex->lock);
+        m->blocking_threads += ex->nthreads;
+        m->blocking_queued += ex->len;
+        for (struct pool_thread *th = ex->live; th; th = th->next)
+            m->blocking_busy += th->running != NULL;
+        pthread_mutex_unlock(&ex->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
 /* --- the end of weft_run ------------------------------------------------------ */
 
 /* Name a job left running (lock held). */
@@ -556,6 +579,11 @@ void executor_drain_default(struct runtime *rt)
     struct executor *e = rt->blocking;
     if (!e)
         return;
+    /* Out of weft_metrics_get's sight before any pool goes: it looks at
+     * rt->blocking from any thread, under this lock, while weft_run runs. */
+    runtime_running_lock();
+    __atomic_store_n(&rt->blocking, NULL, __ATOMIC_RELAXED);
+    runtime_running_unlock();
     /* One deadline for all the pools. */
     struct timespec until;
     bool bounded = rt->shutdown_timeout < 1e9; /* beyond 30 years: forever */
@@ -577,5 +605,4 @@ void executor_drain_default(struct runtime *rt)
     }
     pthread_mutex_destroy(&e->lock);
     free(e);
-    rt->blocking = NULL;
 }

@@ -311,6 +311,61 @@ int weft_with_gen(weft_gen *g, void *(*body)(void *ctx, void *resource), void *c
  * generator that never ran ends at once and code is returned. */
 int weft_gen_throw(weft_gen *g, int code, void **value);
 
+/* --- metrics --- */
+
+/* What one worker thread did since weft_run started, and holds now. The
+ * counts only grow; "now" figures are read at the call. Its layout never
+ * changes (figures added later go at the end of weft_metrics). */
+typedef struct weft_worker_metrics {
+    uint64_t tasks_spawned;  /* tasks made on this worker */
+    uint64_t tasks_finished; /* tasks that ended on this worker */
+    uint64_t resumes;        /* times a task was switched to: started, resumed, or run inline */
+    uint64_t steal_attempts; /* looks into another worker's queue for work */
+    uint64_t steals;         /* of those, the ones that took a task */
+    uint64_t parks;          /* times the worker went to sleep for want of work */
+    uint64_t wakeups;        /* of those sleeps, the ones another thread ended by making a
+                                task ready (the rest ended at a deadline or on I/O) */
+    uint64_t running_ns;     /* real time awake: running tasks, or looking for them */
+    uint64_t parked_ns;      /* real time asleep; running_ns + parked_ns = uptime_ns */
+    uint64_t ready;          /* now: tasks queued on this worker (single-thread mode: entries
+                                in the loop's ready queue, timers' and callbacks' too) */
+    uint64_t timers;         /* now: timers in this worker's heap (cancelled ones included
+                                until pruned, as asyncio's loop._scheduled) */
+} weft_worker_metrics;
+
+#define WEFT_METRICS_MAX_WORKERS 64
+
+/* A snapshot of the running runtime, a plain value. Compatible across
+ * versions: fields are only ever added at the end, and a caller passes the
+ * size of the struct it was built with (see weft_metrics_get). Counts are
+ * each read atomically but not all at one instant: sums of them are exact
+ * once nothing runs, and tasks_live is never below the truth. */
+typedef struct weft_metrics {
+    uint64_t size;             /* bytes this call filled: min(size asked, the library's) */
+    uint64_t uptime_ns;        /* real time since weft_run started */
+    uint32_t nworkers;         /* worker threads */
+    uint32_t single_thread;    /* 1: single-thread mode (asyncio's order), else 0 */
+    uint64_t tasks_live;       /* total.tasks_spawned - total.tasks_finished */
+    uint64_t injected;         /* now: ready tasks queued from outside the workers */
+    uint64_t io_waiters;       /* now: tasks waiting on a descriptor */
+    uint64_t blocking_threads; /* now: threads of the blocking pools (all executors) */
+    uint64_t blocking_busy;    /* now: of those, the ones running a job */
+    uint64_t blocking_queued;  /* now: jobs submitted that no thread has taken yet */
+    weft_worker_metrics total; /* every worker's figures summed; tasks_spawned counts the
+                                  tasks made off the workers too (main, for one) */
+    weft_worker_metrics workers[WEFT_METRICS_MAX_WORKERS]; /* the first min(nworkers, 64) */
+} weft_metrics;
+
+/* Fill *m with the figures of the calling task's runtime, or, on a thread
+ * that runs no task, of the oldest weft_run running: min(size,
+ * sizeof(weft_metrics)) bytes, nothing beyond. Pass sizeof(weft_metrics):
+ * a program built with an older, shorter struct gets its prefix, and one
+ * built with a newer, longer struct learns from m->size which fields were
+ * filled. Not an await point; any thread, but not a signal handler (it
+ * takes a lock). 0; EINVAL for a NULL m or a size below sizeof(uint64_t)
+ * (not even m->size); ESRCH when no weft_run runs. */
+int weft_metrics_get(weft_metrics *m, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -112,3 +112,8 @@ bool inject_empty(const struct inject *q)
 {
     return __atomic_load_n(&q->count, __ATOMIC_ACQUIRE) == 0;
 }
+
+size_t inject_size(const struct inject *q)
+{
+    return __atomic_load_n(&q->count, __ATOMIC_ACQUIRE);
+}

@@ -36,4 +36,7 @@ void *inject_pop(struct inject *q);
  * false if a push happened before the call and its item is not popped yet. */
 bool inject_empty(const struct inject *q);
 
+/* How many items were queued an instant ago: a hint, as inject_empty. */
+size_t inject_size(const struct inject *q);
+
 #endif /* WEFT_CK_INJECT_H */

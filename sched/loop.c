@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "sched/metrics.h"
 #include "sched/overflow.h"
 #include "sched/runtime.h"
 
@@ -65,14 +66,15 @@ static void ready_push(struct ready *q, uintptr_t entry)
         fputs("weft: out of memory growing the ready queue\n", stderr);
         abort();
     }
-    q->items[(q->head + q->len++) & (q->cap - 1)] = entry;
+    q->items[(q->head + q->len) & (q->cap - 1)] = entry;
+    __atomic_store_n(&q->len, q->len + 1, __ATOMIC_RELAXED); /* weft_metrics_get reads it */
 }
 
 static uintptr_t ready_pop(struct ready *q)
 {
     uintptr_t e = q->items[q->head];
     q->head = (q->head + 1) & (q->cap - 1);
-    q->len--;
+    __atomic_store_n(&q->len, q->len - 1, __ATOMIC_RELAXED);
     return e;
 }
 
@@ -137,10 +139,15 @@ static void poll(struct runtime *rt, double timeout)
         return;
     }
     /* selectors.EpollSelector rounds the timeout up to whole milliseconds. */
+    worker_sleep_begin(&rt->workers[0]);
     poller_poll(rt, timeout < 0 ? -1 : (int)ceil(timeout * 1e3));
     worker_clock_refresh(&rt->workers[0]);
-    for (struct weft_task *t; (t = sched_take_shared(rt));)
+    bool handed = false; /* by another thread: the wake-up that ended the sleep */
+    for (struct weft_task *t; (t = sched_take_shared(rt));) {
         loop_step_ready(rt, t);
+        handed = true;
+    }
+    worker_sleep_end(&rt->workers[0], handed);
 }
 
 static void run_once(struct runtime *rt, struct worker *w)

@@ -8,8 +8,8 @@
  * While some running runtime is in debug mode the poll has a timeout, and
  * each time it passes the thread looks at every worker of such runtimes:
  *
- * A worker has made no progress when it runs the same task and its `runs`
- * count (tasks switched to) has not moved since the last look. From the
+ * A worker has made no progress when it runs the same task and its
+ * `resumes` count (tasks switched to) has not moved since the last look. From the
  * first look that saw it so, the stretch has lasted at least the time since;
  * past the threshold the monitor asks the worker for a sample: it sends
  * SIGURG to that thread (tgkill, by kernel id, so a thread that has ended
@@ -189,7 +189,7 @@ static void look_at(struct runtime *rt, double now)
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
         struct weft_task *t = __atomic_load_n(&w->current, __ATOMIC_RELAXED);
-        uint64_t runs = __atomic_load_n(&w->runs, __ATOMIC_RELAXED);
+        uint64_t runs = __atomic_load_n(&w->counters.resumes, __ATOMIC_RELAXED);
         if (!t || t != w->seen_task || runs != w->seen_runs) {
             w->seen_task = t;
             w->seen_runs = runs;

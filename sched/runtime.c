@@ -21,6 +21,7 @@
 #include "sched/blocking.h"
 #include "sched/inspect.h"
 #include "sched/monitor.h"
+#include "sched/metrics.h"
 #include "sched/overflow.h"
 
 #define DEFAULT_STACK_SIZE (256 * 1024)
@@ -370,6 +371,7 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
     pthread_mutex_init(&rt->everyone_idle, NULL);
     rt->overflow_lock = (spinlock)SPINLOCK_INIT;
     rt->timer_watch = INFINITY;
+    rt->started_ns = metrics_clock_ns();
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
         w->rt = rt;

@@ -29,12 +29,31 @@ struct registry {
     struct weft_task *head, *tail;
 };
 
+/* A worker's figures for weft_metrics_get (sched/metrics.c). Written by
+ * their worker only, each increment a plain add stored atomically
+ * (counter_bump): no read-modify-write, and the readers' atomic loads keep
+ * ThreadSanitizer content. On a cache line of their own, apart from what
+ * other threads write in a worker (its park, its idle flags, its locks). */
+struct worker_counters {
+    uint64_t resumes;        /* switches onto a task, and tasks run inline */
+    uint64_t steal_attempts; /* looks into another worker's deque */
+    uint64_t steals;         /* those that took a task */
+    uint64_t parks;          /* went to sleep for want of work */
+    uint64_t wakeups;        /* sleeps ended by another thread's wake-up */
+    uint64_t parked_ns;      /* asleep, sleeps that ended */
+    uint64_t parked_since;   /* clock (ns) at the start of this sleep; 0: awake */
+} __attribute__((aligned(CACHE_LINE)));
+
+/* Add one to a counter of the calling worker's own. */
+static inline void counter_bump(uint64_t *c)
+{
+    __atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
 struct worker {
     struct runtime *rt;
     unsigned index;
     struct weft_task *current;   /* atomic: the task running on this worker */
-    uint64_t runs;               /* atomic reads: tasks switched to, written by this
-                                    worker only (the slow-task monitor's progress mark) */
     double clock;                /* atomic: a recent runtime_now(), refreshed every
                                     CLOCK_REFRESH runs and when the worker wakes */
     double run_since;            /* atomic: `clock` when the current task was switched to */
@@ -71,6 +90,7 @@ struct worker {
     struct weft_task *seen_task;
     double seen_since;
     bool seen_reported;
+    struct worker_counters counters;
 } __attribute__((aligned(CACHE_LINE)));
 
 /* Single-thread ready queue: asyncio's loop._ready, a FIFO of entries. */
@@ -96,7 +116,7 @@ struct runtime {
     struct weft_task *overflow_head, *overflow_tail;
     size_t overflow_len;  /* atomic reads */
     struct poller poller;
-    struct ready ready;   /* single-thread mode */
+    struct ready ready;   /* single-thread mode; len atomic reads (weft_metrics_get) */
     struct weft_task *main;
     uint64_t next_id;     /* atomic */
     uint64_t created_outside; /* atomic: tasks made off the workers (runtime_live) */
@@ -126,6 +146,7 @@ struct runtime {
     /* The list of running runtimes (runtime_running_*), under its lock. */
     struct runtime *running_next;
     unsigned serial;      /* 1, 2, ... in the order weft_run calls started */
+    uint64_t started_ns;  /* metrics_clock_ns() when it was made: the uptime's start */
     /* atomic: the watcher's deadline, INFINITY when none. Apart from the idle
      * counts above, which every wake-up reads. */
     double timer_watch __attribute__((aligned(CACHE_LINE)));

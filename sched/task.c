@@ -435,10 +435,8 @@ void task_run(struct weft_task *t)
         return;
     }
     __atomic_store_n(&w->current, t, __ATOMIC_RELAXED);
-    /* Only this worker writes runs: a plain increment, atomic for readers. */
-    uint64_t runs = w->runs + 1;
-    __atomic_store_n(&w->runs, runs, __ATOMIC_RELAXED);
-    if (runs % CLOCK_REFRESH == 0)
+    counter_bump(&w->counters.resumes);
+    if (w->counters.resumes % CLOCK_REFRESH == 0)
         worker_clock_refresh(w);
     __atomic_store(&w->run_since, &w->clock, __ATOMIC_RELAXED); /* weft_dump's "for" */
     transfer_t back = fiber_jump(&w->side, &t->side, t->ctx, w, 0);
@@ -493,6 +491,7 @@ int task_run_inline(struct worker *w, struct weft_task *self, struct weft_task *
         t->stack = self->stack;
         t->side = self->side;
         __atomic_store_n(&w->current, t, __ATOMIC_RELAXED);
+        counter_bump(&w->counters.resumes);
         void *r = t->fn(t->arg); /* t may suspend in here, as itself */
         task_finish(t, r);
         w = worker_self();

@@ -60,6 +60,12 @@ bool timer_cancel(struct timer *t)
     return did;
 }
 
+/* len is read without the lock (weft_metrics_get): each change one store. */
+static void set_len(struct timer_heap *h, size_t len)
+{
+    __atomic_store_n(&h->len, len, __ATOMIC_RELAXED);
+}
+
 /* Publish the top's deadline after every change of the heap. */
 static void top_changed(struct timer_heap *h)
 {
@@ -71,7 +77,8 @@ void timer_heap_init(struct timer_heap *h)
 {
     h->lock = (spinlock)SPINLOCK_INIT;
     h->items = NULL;
-    h->len = h->cap = 0;
+    set_len(h, 0);
+    h->cap = 0;
     h->cancelled = 0;
     top_changed(h);
 }
@@ -82,7 +89,8 @@ void timer_heap_destroy(struct timer_heap *h)
         timer_release(h->items[i].timer);
     free(h->items);
     h->items = NULL;
-    h->len = h->cap = 0;
+    set_len(h, 0);
+    h->cap = 0;
     top_changed(h);
 }
 
@@ -131,7 +139,8 @@ int timer_heap_push(struct timer_heap *h, struct timer *t)
     }
     t->scheduled = true;
     t->heap = h;
-    h->items[h->len++] = (struct heap_entry){t->when, t};
+    h->items[h->len] = (struct heap_entry){t->when, t};
+    set_len(h, h->len + 1);
     sift_down(h->items, 0, h->len - 1);
     if (h->items[0].timer == t)
         top_changed(h);
@@ -140,7 +149,8 @@ int timer_heap_push(struct timer_heap *h, struct timer *t)
 
 struct timer *timer_heap_pop(struct timer_heap *h)
 {
-    struct heap_entry last = h->items[--h->len];
+    set_len(h, h->len - 1);
+    struct heap_entry last = h->items[h->len];
     struct timer *top = last.timer;
     if (h->len) {
         top = h->items[0].timer;
@@ -168,7 +178,7 @@ void timer_heap_prune(struct timer_heap *h)
                 h->items[kept++] = h->items[i];
             }
         }
-        h->len = kept;
+        set_len(h, kept);
         for (size_t i = kept / 2; i-- > 0;)
             sift_up(h->items, h->len, i);
         h->cancelled = 0;

@@ -48,7 +48,7 @@ struct heap_entry {
 struct timer_heap {
     spinlock lock;
     struct heap_entry *items;
-    size_t len, cap;
+    size_t len, cap;  /* len: atomic reads without the lock (weft_metrics_get) */
     size_t cancelled; /* cancelled timers still in the heap (asyncio's count) */
     /* atomic: items[0].when, INFINITY when empty; written under lock, read
      * without it by other workers: on a line of its own, so that their looks

@@ -47,6 +47,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "sched/metrics.h"
 #include "sched/overflow.h"
 #include "sched/runtime.h"
 
@@ -128,10 +129,12 @@ void sched_ready_from(struct worker *w, struct runtime *rt, struct weft_task *t)
      * re-check that saw the deque empty; the new task then waits for its
      * busy owner (tests/sched/test_task.c, work spreads from a busy worker).
      * Go (runqput, wakep) and Tokio (notify_parked_local) check every push. */
-    if (rt->single)
-        poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
-    else if (rt->nworkers > 1)
+    if (rt->nworkers > 1)
         wake_idle_worker(rt);
+    else if (!local && rt->single)
+        poller_wake(&rt->poller); /* the loop blocks in epoll_wait */
+    else if (!local)
+        wake_idle_worker(rt); /* the one stealing worker sleeps on its park */
 }
 
 void sched_woken(struct runtime *rt, struct weft_task *t)
@@ -503,9 +506,12 @@ static struct weft_task *steal_any(struct worker *w)
             if (victim == w)
                 continue;
             void *item;
+            counter_bump(&w->counters.steal_attempts);
             enum deque_steal r = deque_steal(&victim->deque, &item);
-            if (r == DEQUE_SUCCESS)
+            if (r == DEQUE_SUCCESS) {
+                counter_bump(&w->counters.steals);
                 return item;
+            }
             contended |= r == DEQUE_ABORT;
         }
         struct weft_task *t = sched_take_shared(rt);
@@ -648,13 +654,16 @@ static bool park(struct worker *w)
     }
     double when;
     bool timed = !rt->virtual_time && park_deadline(w, &when);
+    worker_sleep_begin(w);
     if (polling) {
         double ms = timed ? ceil((when - runtime_now(rt)) * 1e3) : -1;
         poller_poll(rt, timed ? (ms > 0 ? (int)fmin(ms, 86400e3) : 0) : -1);
     } else {
         park_wait(&w->park, prepared, timed ? deadline_ns(when - runtime_now(rt)) : -1);
     }
-    return unpark(w, polling);
+    bool woken = unpark(w, polling);
+    worker_sleep_end(w, woken);
+    return woken;
 }
 
 static void worker_loop(struct worker *w)

@@ -125,6 +125,18 @@ static void test_results_and_parking(void **state)
     FOR_EACH_MODE(all_modes) run_scenario(results_and_parking, NULL);
 }
 
+/* The stealing scheduler's one worker sleeps on its park, not in
+ * epoll_wait: a completion pushed from a pool thread must wake it (it hung). */
+static void test_lone_stealing_worker(void **state)
+{
+    (void)state;
+    const weft_config cfg = {.workers = 1, .stealing = true};
+    mode = (struct mode){1, false};
+    checks_reset();
+    expect(weft_run(results_and_parking, NULL, &cfg) == (void *)1);
+    checks_report();
+}
+
 /* ---- gather, wait, wait_for ---- */
 
 static void *with_gather_wait(void *arg)
@@ -615,6 +627,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_results_and_parking),
+        cmocka_unit_test(test_lone_stealing_worker),
         cmocka_unit_test(test_gather_wait),
         cmocka_unit_test(test_cancel_jobs),
         cmocka_unit_test(test_cancel_awaiter),

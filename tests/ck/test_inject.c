@@ -31,10 +31,13 @@ static void test_empty(void **state)
     assert_int_equal(inject_init(&q), 0);
     assert_true(inject_empty(&q));
     assert_null(inject_pop(&q));
+    assert_int_equal(inject_size(&q), 0);
     assert_int_equal(inject_push(&q, item(0)), 0);
     assert_false(inject_empty(&q));
+    assert_int_equal(inject_size(&q), 1);
     assert_ptr_equal(inject_pop(&q), item(0));
     assert_true(inject_empty(&q));
+    assert_int_equal(inject_size(&q), 0);
     assert_null(inject_pop(&q));
     inject_destroy(&q);
 }
