@@ -82,7 +82,7 @@ static struct weft_task *describe_wait(FILE *out, const struct wait_note *n, dou
     __atomic_load(&n->until, &until, __ATOMIC_RELAXED);
     struct weft_task *edge = NULL;
     fputs("waits: ", out);
-    unsigned char what = __atomic_load_n(&n->what, __ATOMIC_RELAXED);
+    unsigned char what = (unsigned char)__atomic_load_n(&n->tag, __ATOMIC_RELAXED);
     switch (what) {
     case WAIT_FOR_TASK:
     case WAIT_FOR_SHIELD: {
@@ -220,7 +220,8 @@ static struct weft_task *describe_task(FILE *out, struct runtime *rt, struct wef
     if (pinned)
         backtrace_of_fiber(t->ctx, &bt);
     struct wait_note *n = &t->note;
-    bool noted = __atomic_load_n(&n->seq, __ATOMIC_RELAXED) == word >> 2;
+    /* The wait number wraps at 2^56 in the tag: no wait lasts that long. */
+    bool noted = __atomic_load_n(&n->tag, __ATOMIC_RELAXED) >> 8 == ((word >> 2) & (UINT64_MAX >> 8));
     double since;
     __atomic_load(&n->since, &since, __ATOMIC_RELAXED);
     if (pinned)

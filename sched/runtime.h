@@ -176,6 +176,9 @@ long runtime_live(struct runtime *rt);
 void sched_ready(struct runtime *rt, struct weft_task *t);
 /* The same, given the calling thread's worker_self() (which may be NULL). */
 void sched_ready_from(struct worker *here, struct runtime *rt, struct weft_task *t);
+/* The same for a task that yielded, by the worker it ran on, after the
+ * switch (sched/worker.c says why it may skip the fence). */
+void sched_yielded(struct worker *w, struct weft_task *t);
 /* The same for a task that was waiting: in multi-thread mode it runs next
  * on this worker, where the data it waited for is warm. */
 void sched_woken(struct runtime *rt, struct weft_task *t);

@@ -186,7 +186,7 @@ bool task_wake(struct weft_task *t, uint64_t seq)
 
 /* The worker's half of SW_PARK, after the task's stack is quiet; also the
  * end of a task_pin. */
-static void park_settle(struct weft_task *t)
+static inline __attribute__((always_inline)) void park_settle(struct weft_task *t)
 {
     uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
     uint64_t seqbits = cur & ~(uint64_t)3;
@@ -453,7 +453,7 @@ void task_run(struct weft_task *t)
         break;
     case SW_YIELD:
         w->take_fifo = true;
-        sched_ready(t->rt, t);
+        sched_yielded(w, t);
         break;
     case SW_EXIT:
         sched_task_exited(w, t);

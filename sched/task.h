@@ -114,8 +114,8 @@ enum wait_what {
 };
 
 struct wait_note {
-    uint64_t seq;        /* the wait it describes (task_wait_begin's number) */
-    unsigned char what;  /* enum wait_what */
+    uint64_t tag;        /* the wait it describes (task_wait_begin's number) << 8
+                            | enum wait_what: one store for both */
     short events;
     int detail;          /* gather, wait: how many tasks; fd: the descriptor */
     const void *obj;
@@ -182,8 +182,7 @@ static inline void task_note_wait(struct weft_task *self, enum wait_what what, c
     /* The next wait's number: task_wait_begin's release store (direct, or
      * in future_await) publishes the note with it. */
     uint64_t seq = (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1;
-    __atomic_store_n(&self->note.seq, seq, __ATOMIC_RELAXED);
-    __atomic_store_n(&self->note.what, (unsigned char)what, __ATOMIC_RELAXED);
+    __atomic_store_n(&self->note.tag, seq << 8 | what, __ATOMIC_RELAXED);
     __atomic_store_n(&self->note.obj, obj, __ATOMIC_RELAXED);
 }
 
