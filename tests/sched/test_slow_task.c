@@ -56,29 +56,46 @@ __attribute__((noinline)) static void *spin_until_reported(void *arg)
     return seen ? (void *)1 : NULL;
 }
 
-static void *spinner_main(void *arg)
+/* Main: run arg's function as a task named after it, which must return 1. */
+struct named {
+    void *(*fn)(void *);
+    const char *name;
+};
+
+static void *named_main(void *arg)
 {
-    (void)arg;
-    weft_task *t = weft_spawn(spin_until_reported, NULL);
-    check(weft_task_set_name(t, "spinner") == 0);
+    const struct named *n = arg;
+    weft_task *t = weft_spawn(n->fn, NULL);
+    check(weft_task_set_name(t, n->name) == 0);
     check(weft_await(t) == (void *)1);
     weft_task_release(t);
     return (void *)1;
 }
 
+/* Run n in debug mode at the current mode; what weft printed meanwhile. */
+static char *run_debug(const struct named *n, const weft_config *base)
+{
+    weft_config cfg = base ? *base : mode_config();
+    if (!base) {
+        cfg.debug = true;
+        cfg.slow_task = THRESHOLD;
+    }
+    stderr_capture_begin();
+    checks_reset();
+    void *r = weft_run(named_main, (void *)n, &cfg);
+    char *text = stderr_capture_end();
+    checks_report();
+    expect(r == (void *)1);
+    return text;
+}
+
+static const struct named spinner = {spin_until_reported, "spinner"};
+
 static void test_spinning_task_is_reported_while_it_spins(void **state)
 {
     (void)state;
     FOR_EACH_MODE(modes) {
-        weft_config cfg = mode_config();
-        cfg.debug = true;
-        cfg.slow_task = THRESHOLD;
-        stderr_capture_begin();
-        checks_reset();
-        void *r = weft_run(spinner_main, NULL, &cfg);
-        char *text = stderr_capture_end();
-        checks_report();
-        expect(r == (void *)1);
+        char *text = run_debug(&spinner, NULL);
         expect(text && strstr(text, "(spinner) has run for "));
         expect(strstr(text, " without reaching an await point (threshold 0.100 s)"));
         expect(strstr(text, "spin_until_reported"));
@@ -99,29 +116,13 @@ __attribute__((noinline)) static void *yield_every_millisecond(void *arg)
     return (void *)1;
 }
 
-static void *yielder_main(void *arg)
-{
-    (void)arg;
-    weft_task *t = weft_spawn(yield_every_millisecond, NULL);
-    check(weft_task_set_name(t, "yielder") == 0);
-    check(weft_await(t) == (void *)1);
-    weft_task_release(t);
-    return (void *)1;
-}
+static const struct named yielder = {yield_every_millisecond, "yielder"};
 
 static void test_yielding_task_is_not_reported(void **state)
 {
     (void)state;
     FOR_EACH_MODE(modes) {
-        weft_config cfg = mode_config();
-        cfg.debug = true;
-        cfg.slow_task = THRESHOLD;
-        stderr_capture_begin();
-        checks_reset();
-        void *r = weft_run(yielder_main, NULL, &cfg);
-        char *text = stderr_capture_end();
-        checks_report();
-        expect(r == (void *)1);
+        char *text = run_debug(&yielder, NULL);
         expect(text && !strstr(text, "slow task"));
         free(text);
     }
@@ -143,12 +144,7 @@ static void test_settings(void **state)
     setenv("WEFT_DEBUG", "1", 1);
     setenv("WEFT_SLOW_MS", "100", 1);
     cfg = mode_config();
-    stderr_capture_begin();
-    checks_reset();
-    void *r = weft_run(spinner_main, NULL, &cfg);
-    char *text = stderr_capture_end();
-    checks_report();
-    assert_ptr_equal(r, (void *)1);
+    char *text = run_debug(&spinner, &cfg);
     assert_non_null(text && strstr(text, "(threshold 0.100 s)"));
     free(text);
 
@@ -156,7 +152,7 @@ static void test_settings(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         setenv("WEFT_SLOW_MS", bad[i], 1);
         stderr_capture_begin();
-        r = weft_run(return_arg, (void *)1, &cfg);
+        void *r = weft_run(return_arg, (void *)1, &cfg);
         text = stderr_capture_end();
         assert_int_equal(weft_error(r), EINVAL);
         assert_non_null(text && strstr(text, "WEFT_SLOW_MS"));
@@ -168,7 +164,7 @@ static void test_settings(void **state)
     /* WEFT_DUMP_SIGNAL must name a signal. */
     setenv("WEFT_DUMP_SIGNAL", "NOSUCH", 1);
     stderr_capture_begin();
-    r = weft_run(return_arg, (void *)1, &cfg);
+    void *r = weft_run(return_arg, (void *)1, &cfg);
     text = stderr_capture_end();
     assert_int_equal(weft_error(r), EINVAL);
     assert_non_null(text && strstr(text, "WEFT_DUMP_SIGNAL=NOSUCH"));
