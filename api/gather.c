@@ -129,8 +129,7 @@ int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags)
     for (size_t i = 0; i < m; i++)
         soon_on_task(&g->children[i].soon, g->children[i].task, child_done);
 
-    task_note_wait(self, WAIT_FOR_GATHER, NULL);
-    task_note_count(self, m);
+    task_note_wait(self, WAIT_FOR_GATHER, (const void *)(uintptr_t)m);
     err = future_await(self, &g->outer);
     if (!err)
         err = task_cancel_cause(self, weft_error(g->outer.result));

@@ -74,12 +74,7 @@ static int gen_start(struct weft_gen *g, struct weft_task *self)
     if (!g->stack)
         return ENOMEM;
     g->body_ctx = make_fcontext(stack_top(g->stack), g->stack->size, gen_entry);
-    g->body_side.stack_lo = g->stack->lo;
-    g->body_side.stack_size = g->stack->size;
-    g->body_side.asan_fake_stack = NULL;
-#ifdef WEFT_TSAN
-    g->body_side.tsan_fiber = __tsan_create_fiber(0);
-#endif
+    fiber_side_init(&g->body_side, g->stack->lo, g->stack->size);
     g->state = GEN_SUSPENDED;
     return 0;
 }
@@ -98,10 +93,7 @@ static void gen_release_stack(struct weft_gen *g, struct weft_task *self)
 #endif
     stack_put(&g->rt->stacks, &worker_self()->stacks, g->stack);
     g->stack = NULL;
-#ifdef WEFT_TSAN
-    __tsan_destroy_fiber(g->body_side.tsan_fiber);
-    g->body_side.tsan_fiber = NULL;
-#endif
+    fiber_side_destroy(&g->body_side);
 }
 
 /* Run the body inside self until it yields or returns; weft_gen_yield
@@ -252,9 +244,7 @@ void weft_gen_destroy(weft_gen *g)
             fputs("weft: weft_gen_destroy outside a task of its runtime: "
                   "abandoning a suspended generator\n",
                   stderr);
-#ifdef WEFT_TSAN
-            __tsan_destroy_fiber(g->body_side.tsan_fiber);
-#endif
+            fiber_side_destroy(&g->body_side);
         }
     }
     HANDLE_KILL(g, HANDLE_GEN); /* not before: the body's cleanup may still yield */

@@ -26,10 +26,11 @@
 #include "weft.h"
 
 struct weft_lock {
-    spinlock guard;
-    bool locked; /* written under the guard, atomic reads */
+    /* First: a waiter's wait note points here (sched/task.h, WAIT_FOR_LOCK). */
     struct weft_task *holder; /* atomic: who acquired it last, while locked (weft_dump's
                                  wait-for graph; asyncio's locks have no owner) */
+    spinlock guard;
+    bool locked; /* written under the guard, atomic reads */
     struct keepalive alive;
     struct waitlist waiters;
     uint32_t magic; /* api/handle.h; last: past what malloc reuses */
@@ -87,7 +88,6 @@ int weft_lock_acquire(weft_lock *l)
     struct waitnode waiter, *next = NULL;
     keepalive_enter(&l->alive);
     task_note_wait(self, WAIT_FOR_LOCK, l);
-    task_note_holder(self, &l->holder);
     int err = waitlist_await(&l->waiters, &l->guard, self, &waiter);
     if (err) {
         /* Cancelled: if the lock is free (maybe released to us), make sure

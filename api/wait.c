@@ -161,8 +161,7 @@ int weft_wait(weft_task *const tasks[], size_t n, enum weft_when when, double ti
     if (unique != few)
         free(unique);
 
-    task_note_wait(self, WAIT_FOR_WAIT, NULL);
-    task_note_count(self, m);
+    task_note_wait(self, WAIT_FOR_WAIT, (const void *)(uintptr_t)m);
     err = future_await(self, &st->waiter);
     disarm_timeout(st);
     unwatch_all(st);

@@ -52,13 +52,68 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
-/* What a sanitizer needs to know about one side of a switch. */
+/* What a sanitizer needs to know about one side of a switch: nothing in a
+ * build without one, where a task struct is the smaller for it. */
 struct fiber_side {
+#ifdef WEFT_ASAN
     const void *stack_lo; /* lowest usable address */
     size_t stack_size;
     void *asan_fake_stack;
+#endif
+#ifdef WEFT_TSAN
     void *tsan_fiber;
+#endif
+#if !defined(WEFT_ASAN) && !defined(WEFT_TSAN)
+    char none; /* ISO C wants a member */
+#endif
 };
+
+/* A fresh fiber's side, on the stack [lo, lo + size). */
+static inline void fiber_side_init(struct fiber_side *s, const void *lo, size_t size)
+{
+#ifdef WEFT_ASAN
+    s->stack_lo = lo;
+    s->stack_size = size;
+    s->asan_fake_stack = NULL;
+#endif
+#ifdef WEFT_TSAN
+    s->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    (void)s;
+    (void)lo;
+    (void)size;
+}
+
+/* The fiber is over: free what the sanitizers keep for it (once). */
+static inline void fiber_side_destroy(struct fiber_side *s)
+{
+#ifdef WEFT_TSAN
+    if (s->tsan_fiber)
+        __tsan_destroy_fiber(s->tsan_fiber);
+    s->tsan_fiber = NULL;
+#endif
+    (void)s;
+}
+
+/* s shares another side's fiber, whose owner destroys it: forget it. */
+static inline void fiber_side_forget(struct fiber_side *s)
+{
+#ifdef WEFT_TSAN
+    s->tsan_fiber = NULL;
+#endif
+    (void)s;
+}
+
+/* After a guest ran on host's stack (task_run_inline): the fake stack
+ * AddressSanitizer left is the host's again. */
+static inline void fiber_side_take_back(struct fiber_side *host, const struct fiber_side *guest)
+{
+#ifdef WEFT_ASAN
+    host->asan_fake_stack = guest->asan_fake_stack;
+#endif
+    (void)host;
+    (void)guest;
+}
 
 /* Jump from `from` to `to`. `dying` says `from` never runs again (its fake
  * stack can go). Returns what the other side passed back when `from` is

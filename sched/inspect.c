@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,13 +62,6 @@ static void put_task_ref(FILE *out, const struct weft_task *t)
     fprintf(out, "task %llu (%s)", (unsigned long long)t->id, task_name(t, buf));
 }
 
-static const char *fd_directions(short events)
-{
-    if ((events & POLLIN) && (events & POLLOUT))
-        return "read+write";
-    return events & POLLOUT ? "write" : "read";
-}
-
 /* The "waits:" line of a suspended task; returns the task it waits for
  * (the wait-for graph's edge), or NULL. */
 static struct weft_task *describe_wait(FILE *out, const struct wait_note *n, double now,
@@ -77,7 +69,7 @@ static struct weft_task *describe_wait(FILE *out, const struct wait_note *n, dou
                                        size_t count)
 {
     const void *obj = __atomic_load_n(&n->obj, __ATOMIC_RELAXED);
-    int detail = __atomic_load_n(&n->detail, __ATOMIC_RELAXED);
+    uintptr_t number = (uintptr_t)obj; /* for the kinds whose obj is an integer */
     double until;
     __atomic_load(&n->until, &until, __ATOMIC_RELAXED);
     struct weft_task *edge = NULL;
@@ -115,8 +107,7 @@ static struct weft_task *describe_wait(FILE *out, const struct wait_note *n, dou
         fprintf(out, "event %p", obj);
         break;
     case WAIT_FOR_LOCK: {
-        struct weft_task *const *where = __atomic_load_n(&n->holder, __ATOMIC_RELAXED);
-        struct weft_task *holder = where ? __atomic_load_n(where, __ATOMIC_RELAXED) : NULL;
+        struct weft_task *holder = __atomic_load_n((struct weft_task *const *)obj, __ATOMIC_RELAXED);
         long i = find(by_addr, count, holder);
         fprintf(out, "lock %p", obj);
         if (i >= 0) {
@@ -135,17 +126,19 @@ static struct weft_task *describe_wait(FILE *out, const struct wait_note *n, dou
         fprintf(out, "executor %p shutdown", obj);
         break;
     case WAIT_FOR_GATHER:
-        fprintf(out, "gather of %d tasks", detail);
+        fprintf(out, "gather of %zu tasks", (size_t)number);
         break;
     case WAIT_FOR_WAIT:
-        fprintf(out, "wait on %d tasks", detail);
+        fprintf(out, "wait on %zu tasks", (size_t)number);
         break;
     case WAIT_FOR_GROUP:
         fprintf(out, "task group %p", obj);
         break;
-    case WAIT_FOR_FD:
-        fprintf(out, "fd %d %s", detail,
-                fd_directions(__atomic_load_n(&n->events, __ATOMIC_RELAXED)));
+    case WAIT_FOR_FD_READ:
+    case WAIT_FOR_FD_WRITE:
+    case WAIT_FOR_FD_BOTH:
+        fprintf(out, "fd %d %s", (int)(intptr_t)obj,
+                what == WAIT_FOR_FD_BOTH ? "read+write" : what == WAIT_FOR_FD_WRITE ? "write" : "read");
         if (until != INFINITY)
             fprintf(out, ", times out in %.3f s", until - now);
         break;

@@ -8,7 +8,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -418,10 +417,12 @@ int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, unsigned
      * returns no EAGAIN to wait after. */
     if (!__atomic_load_n(&h->polled, __ATOMIC_RELAXED) || take_ready(h, dirs))
         return 0; /* try again */
-    task_note_wait(self, WAIT_FOR_FD, NULL);
-    task_note_fd(self, h->fd,
-                 (short)((dirs & (1u << IO_READ) ? POLLIN : 0) | (dirs & (1u << IO_WRITE) ? POLLOUT : 0)),
-                 deadline >= 0 ? deadline : INFINITY);
+    task_note_wait(self,
+                   dirs == (1u << IO_READ | 1u << IO_WRITE) ? WAIT_FOR_FD_BOTH
+                   : dirs & (1u << IO_WRITE)                ? WAIT_FOR_FD_WRITE
+                                                            : WAIT_FOR_FD_READ,
+                   (const void *)(intptr_t)h->fd);
+    task_note_until(self, deadline >= 0 ? deadline : INFINITY);
     uint64_t seq = task_wait_begin(self);
     __atomic_store_n(&self->io_seq, seq, __ATOMIC_RELEASE);
     struct timer *tm = NULL;

@@ -246,7 +246,7 @@ void sched_task_exited(struct worker *w, struct weft_task *t)
     struct runtime *rt = w->rt;
     if (t->host) {
         t->stack = NULL; /* the host's stack, and its fiber */
-        t->side.tsan_fiber = NULL;
+        fiber_side_forget(&t->side);
     }
     if (t->stack) {
         if (stack_canary_dead(t->stack))
@@ -254,11 +254,7 @@ void sched_task_exited(struct worker *w, struct weft_task *t)
         stack_put(&rt->stacks, &w->stacks, t->stack);
         t->stack = NULL;
     }
-#ifdef WEFT_TSAN
-    if (t->side.tsan_fiber)
-        __tsan_destroy_fiber(t->side.tsan_fiber);
-    t->side.tsan_fiber = NULL;
-#endif
+    fiber_side_destroy(&t->side);
     bool is_main = t == rt->main;
     if (is_main && !rt->single) {
         __atomic_store_n(&rt->main_done, true, __ATOMIC_RELEASE);

@@ -418,12 +418,7 @@ static bool task_start(struct worker *w, struct weft_task *t)
         return false;
     }
     t->ctx = make_fcontext(stack_top(t->stack), t->stack->size, task_entry);
-    t->side.stack_lo = t->stack->lo;
-    t->side.stack_size = t->stack->size;
-    t->side.asan_fake_stack = NULL;
-#ifdef WEFT_TSAN
-    t->side.tsan_fiber = __tsan_create_fiber(0);
-#endif
+    fiber_side_init(&t->side, t->stack->lo, t->stack->size);
     return true;
 }
 
@@ -496,7 +491,7 @@ int task_run_inline(struct worker *w, struct weft_task *self, struct weft_task *
         task_finish(t, r);
         w = worker_self();
         __atomic_store_n(&w->current, self, __ATOMIC_RELAXED);
-        self->side.asan_fake_stack = t->side.asan_fake_stack;
+        fiber_side_take_back(&self->side, &t->side);
     }
     sched_task_exited(w, t);
     return task_wait_end(self);

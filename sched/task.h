@@ -94,34 +94,38 @@ struct task_name {
  * report (the wait protocol itself does not read it). Written by the task
  * alone, just before it suspends; read by any thread, which may see a
  * mixture of two consecutive notes: the fields are diagnostics, each one
- * atomic, never dereferenced but for the awaited task (see api/dump.c). */
+ * atomic, and obj is followed only for a task (looked up among the live
+ * ones by address) and a lock, that a pinned waiter keeps alive (see
+ * sched/inspect.c). 32 bytes: a task struct must stay within 248, its
+ * malloc chunk's 256 (skynet in single-thread mode, which keeps a million
+ * tasks, was 5% slower when it grew past). */
 enum wait_what {
     WAIT_FOR_NOTHING,
     WAIT_FOR_TASK,       /* obj: the awaited weft_task */
-    WAIT_FOR_SLEEP,      /* until: the deadline (runtime clock) */
+    WAIT_FOR_SLEEP,      /* until: the deadline (runtime clock), or INFINITY */
     WAIT_FOR_QUEUE_GET,  /* obj: the weft_queue */
     WAIT_FOR_QUEUE_PUT,
     WAIT_FOR_QUEUE_JOIN,
     WAIT_FOR_EVENT,      /* obj: the weft_event */
-    WAIT_FOR_LOCK,       /* obj: the weft_lock */
+    WAIT_FOR_LOCK,       /* obj: the weft_lock, whose first member is its holder
+                            (struct weft_task *, atomic; api/lock.c) */
     WAIT_FOR_SEMAPHORE,  /* obj: the weft_sem */
     WAIT_FOR_EXECUTOR,   /* obj: the weft_executor (shutdown) */
-    WAIT_FOR_GATHER,     /* detail: how many tasks */
-    WAIT_FOR_WAIT,       /* weft_wait / weft_wait_for; detail: how many tasks */
+    WAIT_FOR_GATHER,     /* obj: how many tasks, as an integer */
+    WAIT_FOR_WAIT,       /* weft_wait: obj: how many tasks, as an integer */
     WAIT_FOR_GROUP,      /* obj: the weft_group */
     WAIT_FOR_SHIELD,     /* obj: the shielded weft_task */
-    WAIT_FOR_FD,         /* detail: the descriptor; events: POLLIN / POLLOUT */
+    WAIT_FOR_FD_READ,    /* obj: the descriptor, as an integer; until: the deadline */
+    WAIT_FOR_FD_WRITE,
+    WAIT_FOR_FD_BOTH,
 };
 
 struct wait_note {
     uint64_t tag;        /* the wait it describes (task_wait_begin's number) << 8
                             | enum wait_what: one store for both */
-    short events;
-    int detail;          /* gather, wait: how many tasks; fd: the descriptor */
     const void *obj;
     double until;        /* sleep, fd: the deadline, or INFINITY */
     double since;        /* when the task switched out (its worker's clock) */
-    struct weft_task *const *holder; /* lock: where the lock keeps its holder */
 };
 
 /* How a task left its fiber, read by the worker right after the switch. */
@@ -134,7 +138,6 @@ struct weft_task {
     struct runtime *rt;
     fcontext_t ctx;
     struct stack *stack;
-    struct fiber_side side;
     uint64_t waitword;        /* atomic: seq << 2 | W_* */
     int refs;                 /* atomic; see weft.h for who holds them */
     uint32_t magic;           /* TASK_MAGIC_LIVE, TASK_MAGIC_FREED once freed (api/handle.h) */
@@ -148,6 +151,8 @@ struct weft_task {
     bool retrieved;           /* someone took the result */
     unsigned char wait_kind;  /* enum wait_kind, under lock */
     unsigned num_cancels;     /* under lock */
+    int last_errno;           /* what the last call that failed with NULL set errno to
+                                 (weft_errno): errno itself is per thread */
     struct weft_task *wait_task; /* under lock, with WAIT_TASK */
     struct future *wait_future;  /* under lock, with WAIT_FUTURE */
     struct deadline *deadlines;  /* open deadline scopes, innermost first */
@@ -156,16 +161,15 @@ struct weft_task {
     uint64_t await_seq;
     uint64_t io_seq;          /* atomic: the wait a descriptor slot wakes (sched/poller.c) */
     char *message;            /* weft_fail's text, malloc'ed */
-    int last_errno;           /* what the last call that failed with NULL set errno to
-                                 (weft_errno): errno itself is per thread */
     uint64_t id;              /* "Task-<id>", as asyncio names them */
     struct task_name *name;   /* atomic: weft_task_set_name's, NULL for "Task-<id>";
                                  earlier names stay until the task is freed */
     struct wait_note note;    /* what the task waits on, for weft_dump */
     struct weft_task *run_next; /* link in the runtime's overflow list */
-    struct weft_task *host;   /* run inline on this task's stack (task_run_inline) */
+    struct weft_task *host;   /* atomic: run inline on this task's stack (task_run_inline) */
     struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
     unsigned reg_index;       /* which registry list */
+    struct fiber_side side;   /* last: empty but for a byte without sanitizers */
 };
 
 /* t's name: weft_task_set_name's, or "Task-<id>" written into buf (at
@@ -186,28 +190,10 @@ static inline void task_note_wait(struct weft_task *self, enum wait_what what, c
     __atomic_store_n(&self->note.obj, obj, __ATOMIC_RELAXED);
 }
 
-/* The rest of a note, for the kinds that have it (after task_note_wait). */
-static inline void task_note_count(struct weft_task *self, size_t n)
-{
-    __atomic_store_n(&self->note.detail, n > INT32_MAX ? INT32_MAX : (int)n, __ATOMIC_RELAXED);
-}
-
+/* A deadline, for the kinds that have one (after task_note_wait). */
 static inline void task_note_until(struct weft_task *self, double until)
 {
     __atomic_store(&self->note.until, &until, __ATOMIC_RELAXED);
-}
-
-static inline void task_note_fd(struct weft_task *self, int fd, short events, double until)
-{
-    __atomic_store_n(&self->note.detail, fd, __ATOMIC_RELAXED);
-    __atomic_store_n(&self->note.events, events, __ATOMIC_RELAXED);
-    task_note_until(self, until);
-}
-
-/* A lock's: where to read who holds it. */
-static inline void task_note_holder(struct weft_task *self, struct weft_task *const *holder)
-{
-    __atomic_store_n(&self->note.holder, holder, __ATOMIC_RELAXED);
 }
 
 /* Set or clear t's cancel request, with t's lock held (see must_cancel). */
