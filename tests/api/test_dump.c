@@ -10,13 +10,16 @@
  * - bad input: a negative descriptor, a closed one, no weft_run running;
  * - names: asyncio's Task-N by default, a copy when set, earlier strings
  *   kept valid by a rename, EINVAL and NULL for NULL, the name in the dump
- *   and in the never-retrieved warning.
+ *   and in the never-retrieved warning;
+ * - WEFT_DUMP_SIGNAL: a signal to the process brings the same dump on
+ *   stderr, and the program's own disposition of the signal is back after.
  * The waits are synchronised on the dump itself: it is taken again until
  * it shows all four tasks suspended.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -342,6 +345,58 @@ static void test_unretrieved_warning_names_the_task(void **state)
     }
 }
 
+/* ---- WEFT_DUMP_SIGNAL: the same dump on stderr, from the monitor thread ---- */
+
+static void *dump_on_signal(void *arg)
+{
+    (void)arg;
+    weft_task *t = weft_spawn(sleeper_body, NULL);
+    check(weft_task_set_name(t, "sleeper") == 0);
+    check(weft_yield() == 0);
+    check(kill(getpid(), SIGUSR1) == 0);
+    /* Until the dump is there and shows the sleeper suspended (bounded:
+     * a missing dump fails the check instead of hanging). */
+    bool seen = false;
+    for (int round = 0; round < SETTLE_ROUNDS && !seen; round++) {
+        char *text = stderr_captured();
+        seen = text && strstr(text, "weft dump: runtime ") &&
+               paragraph_has(text, "sleeper", "sleeper_body");
+        free(text);
+        if (!seen)
+            check(weft_sleep(0.001) == 0);
+    }
+    check(seen);
+    weft_cancel(t);
+    weft_await(t);
+    weft_task_release(t);
+    return (void *)1;
+}
+
+static void test_dump_on_signal(void **state)
+{
+    (void)state;
+    setenv("WEFT_DUMP_SIGNAL", "USR1", 1);
+    FOR_EACH_MODE(real_modes) {
+        stderr_capture_begin();
+        run_scenario(dump_on_signal, NULL);
+        free(stderr_capture_end());
+    }
+    unsetenv("WEFT_DUMP_SIGNAL");
+    /* The program's own disposition is back: ignored, as it was set here. */
+    signal(SIGUSR1, SIG_IGN);
+    setenv("WEFT_DUMP_SIGNAL", "USR1", 1);
+    FOR_EACH_MODE(real_modes) {
+        stderr_capture_begin();
+        run_scenario(dump_on_signal, NULL);
+        free(stderr_capture_end());
+    }
+    unsetenv("WEFT_DUMP_SIGNAL");
+    struct sigaction after;
+    sigaction(SIGUSR1, NULL, &after);
+    assert_true(after.sa_handler == SIG_IGN);
+    signal(SIGUSR1, SIG_DFL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_dump_bad_input),
         cmocka_unit_test(test_task_names),
         cmocka_unit_test(test_unretrieved_warning_names_the_task),
+        cmocka_unit_test(test_dump_on_signal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
