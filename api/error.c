@@ -14,8 +14,7 @@
 
 int weft_error(const void *result)
 {
-    uintptr_t v = (uintptr_t)result;
-    return v >= (uintptr_t)-WEFT_MAX_ERRNO ? (int)-(intptr_t)v : 0;
+    return result_error(result);
 }
 
 void *weft_fail(int code, const char *fmt, ...)

@@ -54,7 +54,6 @@
 #include "api/executor.h"
 #include "api/fail.h"
 #include "api/handle.h"
-#include "sched/blocking.h"
 #include "sched/future.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
@@ -158,7 +157,7 @@ static bool job_cancelled(struct weft_task *t)
 static void job_retired(struct waiter *w, struct weft_task *t)
 {
     (void)w;
-    __atomic_sub_fetch(&t->rt->external, 1, __ATOMIC_ACQ_REL);
+    runtime_external_end(t->rt);
 }
 
 /* On a pool thread, with the pool's lock held; returns with it held. */
@@ -409,7 +408,7 @@ static weft_task *job_submit(struct weft_executor *ex, struct weft_task *self, v
     struct weft_task *t = task_create(rt, worker_self(), deliver, NULL);
     if (!t)
         return fail_errno(ENOMEM);
-    __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+    runtime_external_begin(rt);
     /* A job task never awaits: its own await node is free to retire the
      * count. Registered while nothing can finish the task yet. */
     t->await_node.fn = job_retired;
@@ -496,10 +495,10 @@ int weft_executor_shutdown(weft_executor *ex)
         return EINVAL;
     if (busy) {
         /* The wake-up comes from the pool's last thread. */
-        __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+        runtime_external_begin(rt);
         task_note_wait(self, WAIT_FOR_EXECUTOR, ex);
         int err = future_await(self, &ex->drained);
-        __atomic_sub_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+        runtime_external_end(rt);
         if (err)
             return err; /* the threads go on; the final drain frees the pool */
     }

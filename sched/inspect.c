@@ -152,7 +152,7 @@ static struct weft_task *describe_wait(FILE *out, const struct wait_note *n, dou
 
 static void describe_result(FILE *out, const struct weft_task *t)
 {
-    int code = weft_error(t->result);
+    int code = result_error(t->result);
     if (t->cancelled)
         fputs("result: cancelled\n", out);
     else if (code)
@@ -328,10 +328,10 @@ int runtime_describe(struct runtime *rt, FILE *out, struct symbolizer *sym, bool
      * afterwards (it may have been held off while nothing could run). A
      * deadlock report needs neither: nothing runs, and it is the rule's. */
     if (!deadlocked)
-        __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+        runtime_external_begin(rt);
     int err = describe(rt, out, sym, deadlocked);
     if (!deadlocked) {
-        __atomic_sub_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+        runtime_external_end(rt);
         sched_poke(rt);
     }
     return err;

@@ -1,6 +1,6 @@
 /*
- * weft_run: read the configuration, build a runtime, run main as the first
- * task in either mode, then take everything down.
+ * A runtime's life, for weft_run (api/run.c): build it, run main as the
+ * first task in either mode, then take everything down.
  *
  * Also what both modes share: the clock (real or virtual), the registry of
  * tasks (for cancelling leftovers and freeing handles at the end), the
@@ -18,18 +18,11 @@
 #include <unistd.h>
 
 #include "sched/backtrace.h"
-#include "sched/blocking.h"
 #include "sched/inspect.h"
 #include "sched/monitor.h"
 #include "sched/metrics.h"
 #include "sched/overflow.h"
 
-#define DEFAULT_STACK_SIZE (256 * 1024)
-#define MIN_STACK_SIZE (16 * 1024)
-#define MAX_STACK_SIZE ((size_t)1 << 30)
-#define MAX_WORKERS 1024
-#define DEFAULT_SHUTDOWN_TIMEOUT 300.0 /* asyncio.run's THREAD_JOIN_TIMEOUT (3.12) */
-#define DEFAULT_SLOW_TASK 0.1          /* asyncio's slow_callback_duration */
 
 static __thread struct worker *self_worker;
 
@@ -135,6 +128,16 @@ static void running_remove(struct runtime *rt)
     if (!*p)
         running_tail = p;
     pthread_mutex_unlock(&running_lock);
+}
+
+void runtime_external_begin(struct runtime *rt)
+{
+    __atomic_add_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
+}
+
+void runtime_external_end(struct runtime *rt)
+{
+    __atomic_sub_fetch(&rt->external, 1, __ATOMIC_ACQ_REL);
 }
 
 /* --- registry ---------------------------------------------------------- */
@@ -266,91 +269,23 @@ void sched_task_exited(struct worker *w, struct weft_task *t)
         workers_stop(rt);
 }
 
-/* --- configuration ------------------------------------------------------ */
-
-static bool env_flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
-
-static int parse_workers(unsigned *out)
-{
-    const char *v = getenv("WEFT_WORKERS");
-    if (!v || !*v) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        *out = n > 0 ? (unsigned)(n < MAX_WORKERS ? n : MAX_WORKERS) : 1;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end || n < 1 || n > MAX_WORKERS)
-        return EINVAL;
-    *out = (unsigned)n;
-    return 0;
-}
-
-static int configure(struct runtime *rt, const weft_config *cfg)
-{
-    weft_config c = cfg ? *cfg : (weft_config){0};
-    if (c.workers > MAX_WORKERS)
-        return EINVAL;
-    if (!c.workers && parse_workers(&c.workers) != 0)
-        return EINVAL;
-    if (!c.stack_size)
-        c.stack_size = DEFAULT_STACK_SIZE;
-    if (c.stack_size > MAX_STACK_SIZE)
-        return EINVAL;
-    if (c.stack_size < MIN_STACK_SIZE)
-        c.stack_size = MIN_STACK_SIZE; /* rounded up, as the header says */
-    if (isnan(c.shutdown_timeout) || c.shutdown_timeout < 0)
-        return EINVAL;
-    rt->shutdown_timeout = c.shutdown_timeout ? c.shutdown_timeout : DEFAULT_SHUTDOWN_TIMEOUT;
-    if (isnan(c.slow_task) || c.slow_task < 0)
-        return EINVAL;
-    if (c.debug || env_flag("WEFT_DEBUG")) {
-        const char *ms = getenv("WEFT_SLOW_MS");
-        double env_ms = DEFAULT_SLOW_TASK * 1e3;
-        if (!c.slow_task && ms && *ms) {
-            char *end;
-            env_ms = strtod(ms, &end);
-            if (*end || !(env_ms > 0) || isinf(env_ms)) {
-                fprintf(stderr, "weft: weft_run: WEFT_SLOW_MS=%s is not a positive number\n", ms);
-                return EINVAL;
-            }
-        }
-        rt->slow_task = c.slow_task ? c.slow_task : env_ms * 1e-3;
-    }
-    const char *dump = getenv("WEFT_DUMP_SIGNAL");
-    rt->dump_signal = monitor_parse_signal(dump);
-    if (rt->dump_signal < 0) {
-        fprintf(stderr, "weft: weft_run: WEFT_DUMP_SIGNAL=%s names no signal\n", dump);
-        return EINVAL;
-    }
-    rt->nworkers = c.workers;
-    rt->single = c.workers == 1 && !c.stealing && !env_flag("WEFT_STEALING");
-    rt->virtual_time = c.virtual_time || env_flag("WEFT_VIRTUAL_TIME");
-    if (c.stack_guard > MAX_STACK_SIZE)
-        return EINVAL;
-    stack_pool_init(&rt->stacks, c.stack_size, c.stack_guard);
-    return 0;
-}
-
 /* --- build and take down ------------------------------------------------ */
 
-static struct runtime *runtime_create(const weft_config *cfg, int *err)
+struct runtime *runtime_create(const struct runtime_options *o, int *err)
 {
+    *err = 0;
     struct runtime *rt = calloc(1, sizeof *rt);
     if (!rt) {
         *err = ENOMEM;
         return NULL;
     }
-    *err = configure(rt, cfg);
-    if (*err) {
-        free(rt);
-        return NULL;
-    }
+    rt->nworkers = o->workers;
+    rt->single = o->single;
+    rt->virtual_time = o->virtual_time;
+    rt->shutdown_timeout = o->shutdown_timeout;
+    rt->slow_task = o->slow_task;
+    rt->dump_signal = o->dump_signal;
+    stack_pool_init(&rt->stacks, o->stack_size, o->stack_guard);
     rt->workers = aligned_alloc(CACHE_LINE, rt->nworkers * sizeof *rt->workers);
     rt->idle_stack = calloc(rt->nworkers, sizeof *rt->idle_stack);
     if (!rt->workers || !rt->idle_stack || inject_init(&rt->inject) != 0 ||
@@ -383,9 +318,7 @@ static struct runtime *runtime_create(const weft_config *cfg, int *err)
     return rt;
 }
 
-/* Free every task the user still holds a handle to, reporting failures
- * nobody looked at, as asyncio does when such a task is collected. */
-static void runtime_destroy(struct runtime *rt)
+void runtime_destroy(struct runtime *rt)
 {
     for (unsigned i = 0; i < rt->nworkers; i++) {
         struct worker *w = &rt->workers[i];
@@ -416,41 +349,34 @@ static void runtime_destroy(struct runtime *rt)
     free(rt);
 }
 
-void *weft_run(void *(*main)(void *), void *arg, const weft_config *cfg)
+int runtime_start(struct runtime *rt, void *(*main)(void *), void *arg)
 {
-    if (worker_self())
-        return WEFT_ERR(EBUSY);
-    if (!main)
-        return WEFT_ERR(EINVAL);
-    int err;
-    struct runtime *rt = runtime_create(cfg, &err);
-    if (!rt)
-        return WEFT_ERR(err);
-    void *result = WEFT_ERR(err);
-    if (!err) {
-        overflow_handler_install();
-        rt->main = task_create(rt, NULL, main, arg);
-        running_add(rt);
-        int joined = rt->main ? monitor_join(rt) : ENOMEM;
-        if (joined) {
-            result = WEFT_ERR(joined);
-        } else {
-            if (rt->single)
-                loop_run(rt);
-            else
-                workers_run(rt);
-            executor_drain_default(rt);
-        }
-        /* Out of the list first: the monitor reads the workers' samples
-         * only while a runtime is in it. */
-        running_remove(rt);
-        if (!joined) {
-            monitor_leave(rt);
-            task_mark_retrieved(rt->main);
-            result = rt->main->result;
-        }
-        overflow_handler_remove();
+    overflow_handler_install();
+    rt->main = task_create(rt, NULL, main, arg);
+    running_add(rt);
+    rt->start_error = rt->main ? monitor_join(rt) : ENOMEM;
+    return rt->start_error;
+}
+
+void runtime_run(struct runtime *rt)
+{
+    if (rt->single)
+        loop_run(rt);
+    else
+        workers_run(rt);
+}
+
+void *runtime_stop(struct runtime *rt)
+{
+    /* Out of the list first: the monitor reads the workers' samples only
+     * while a runtime is in it. */
+    running_remove(rt);
+    void *result = WEFT_ERR(rt->start_error);
+    if (!rt->start_error) {
+        monitor_leave(rt);
+        task_mark_retrieved(rt->main);
+        result = rt->main->result;
     }
-    runtime_destroy(rt);
+    overflow_handler_remove();
     return result;
 }

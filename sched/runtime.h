@@ -135,6 +135,7 @@ struct runtime {
                              workers (blocking jobs, I/O); 0 with nothing
                              runnable and no timers is a deadlock */
     bool deadlock_reported;
+    int start_error;      /* runtime_start's */
     double shutdown_timeout;    /* weft_config's: how long weft_run waits for blocking jobs */
     double slow_task;           /* debug mode's threshold in seconds; 0: off (sched/monitor.c) */
     int dump_signal;            /* WEFT_DUMP_SIGNAL's number, 0: none (sched/monitor.c) */
@@ -224,6 +225,38 @@ struct runtime *runtime_running_first(void);
 /* With the list locked: the calling task's runtime, or on any other thread
  * the oldest running one; NULL when none runs. */
 struct runtime *runtime_of_caller(void);
+
+/* What weft_run made of weft_config and the environment (api/run.c). */
+struct runtime_options {
+    unsigned workers;
+    bool single;            /* single-thread mode (asyncio's order) */
+    bool virtual_time;
+    size_t stack_size, stack_guard;
+    double shutdown_timeout; /* seconds; see weft_config */
+    double slow_task;        /* debug mode's threshold in seconds; 0: off */
+    int dump_signal;         /* 0: none */
+};
+
+/* A runtime's life: runtime_create (NULL and *err, or a runtime and *err 0
+ * or ENOMEM: destroy it without starting); runtime_start makes main its
+ * first task and puts it in the list of running runtimes (0, or an errno
+ * code: main will not run, but runtime_stop is still due); runtime_run runs
+ * every task to the end; runtime_stop takes it out of the list and returns
+ * main's result (or the start's error); runtime_destroy frees every task the
+ * user still holds, reporting failures nobody looked at, as asyncio does
+ * when such a task is collected. */
+struct runtime *runtime_create(const struct runtime_options *o, int *err);
+int runtime_start(struct runtime *rt, void *(*main)(void *), void *arg);
+void runtime_run(struct runtime *rt);
+void *runtime_stop(struct runtime *rt);
+void runtime_destroy(struct runtime *rt);
+
+/* Wake-ups that may come from outside the workers (a blocking job, a task
+ * waiting for a pool's threads, a task held for a dump): between begin and
+ * end the deadlock rule does not count the runtime out. After end someone
+ * must look again: the caller makes a task ready, or calls sched_poke. */
+void runtime_external_begin(struct runtime *rt);
+void runtime_external_end(struct runtime *rt);
 
 void loop_run(struct runtime *rt);     /* single-thread mode */
 void workers_run(struct runtime *rt);  /* multi-thread mode */

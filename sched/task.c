@@ -113,7 +113,7 @@ const char *task_name(const struct weft_task *t, char buf[TASK_NAME_BUF])
 
 static void report_unretrieved(const struct weft_task *t)
 {
-    int code = weft_error(t->result);
+    int code = result_error(t->result);
     const char *name = strerrorname_np(code);
     char buf[TASK_NAME_BUF];
     fprintf(stderr,
@@ -125,7 +125,7 @@ static void report_unretrieved(const struct weft_task *t)
 
 static bool failed_unretrieved(const struct weft_task *t)
 {
-    return t->state == TASK_DONE && !t->cancelled && !t->retrieved && weft_error(t->result);
+    return t->state == TASK_DONE && !t->cancelled && !t->retrieved && result_error(t->result);
 }
 
 void task_free(struct weft_task *t)
@@ -363,7 +363,7 @@ void task_finish(struct weft_task *t, void *r)
 {
     spin_lock(&t->lock);
     t->result = r;
-    t->cancelled = weft_error(r) == ECANCELED;
+    t->cancelled = result_error(r) == ECANCELED;
     struct waiter *w = t->waiters;
     t->waiters = NULL;
     t->waiters_tail = &t->waiters;

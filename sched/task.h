@@ -196,6 +196,14 @@ static inline void task_note_until(struct weft_task *self, double until)
     __atomic_store(&self->note.until, &until, __ATOMIC_RELAXED);
 }
 
+/* The error code a task result carries (WEFT_ERR), or 0 for a value: what
+ * weft_error answers, here for the scheduler, which calls nothing in api/. */
+static inline int result_error(const void *result)
+{
+    uintptr_t v = (uintptr_t)result;
+    return v >= (uintptr_t)-WEFT_MAX_ERRNO ? (int)-(intptr_t)v : 0;
+}
+
 /* Set or clear t's cancel request, with t's lock held (see must_cancel). */
 static inline void task_set_must_cancel(struct weft_task *t, bool v)
 {
