@@ -1,6 +1,6 @@
 /*
  * What every benchmark program shares: its command line (WORKERS [--quick]),
- * a clock, and the JSON line of ../shared/BENCHMARKS.md it prints:
+ * a clock, and the JSON line it prints, the format bench/run and the peers share:
  *   {"bench":"skynet","impl":"weft","workers":2,"metric":"ns_per_task","value":41.7,"unit":"ns"}
  * Each program checks its own answer and exits 1 if it is wrong.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The `http` row of BENCHMARKS.md for weft: start examples/http_hello on a free port of
 # 127.0.0.1 with WEFT_WORKERS=N, load it with `wrk -t1 -c64 -d5s --latency` (the peers'
-# load, parsed as ../shared/peer-bench/run's http_run does), print the two JSON lines
+# load, parsed as the peers' run script parses it), print the two JSON lines
 # (requests_per_s, p99_ms), then stop the server with SIGTERM and check that it exits 0.
 # One run; bench/run takes the median of three.
 #

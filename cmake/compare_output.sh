@@ -7,23 +7,14 @@
 # once more before a cancellation from another worker reaches it. Prints a diff on a
 # mismatch.
 #
-#   compare_output.sh [--contains] [--need PROGRAM|PATH]... EXPECTED -- COMMAND [ARG]...
+#   compare_output.sh [--contains] EXPECTED -- COMMAND [ARG]...
 #
-# Exit status: 0 on a match, 1 on a mismatch or when COMMAND fails, 77 (ctest's skip)
-# when something given with --need is missing.
+# Exit status: 0 on a match, 1 on a mismatch or when COMMAND fails.
 contains=0
-while [ $# -gt 0 ]; do
-    case $1 in
-    --contains) contains=1; shift ;;
-    --need)
-        case $2 in
-        */*) [ -e "$2" ] ;;
-        *) command -v "$2" >/dev/null 2>&1 ;;
-        esac || { echo "skipped: $2 not found"; exit 77; }
-        shift 2 ;;
-    *) break ;;
-    esac
-done
+if [ "$1" = --contains ]; then
+    contains=1
+    shift
+fi
 expected=$1
 shift
 [ "$1" = "--" ] && shift

@@ -1,8 +1,8 @@
 /*
  * What every example shares: say() prints one line of output. Under virtual
  * time (WEFT_VIRTUAL_TIME set, and not "0") it starts the line with the
- * clock, "%.3f ", so that the output can be compared exactly with the
- * Python original's under vtime.py (seed/expected-vtime/); otherwise it
+ * clock, "%.3f ", so that the output can be compared exactly with what the
+ * Python original printed under virtual time (tests/examples/); otherwise it
  * prints the line as the Python program would.
  */
 #ifndef WEFT_EXAMPLE_H

@@ -132,7 +132,7 @@ static void poll(struct runtime *rt, double timeout)
         return;
     }
     if (rt->virtual_time && timeout > 0) {
-        /* vtime.py's VirtualSelector: look without waiting; if nothing
+        /* tests/order/vtime.py's SkippingSelector: look without waiting; if nothing
          * happened, the clock jumps by the whole timeout, to the last bit. */
         if (!io || poller_poll(rt, 0) == 0)
             rt->vnow += timeout;
