@@ -123,6 +123,6 @@ void runtime_metrics(struct runtime *rt, weft_metrics *m)
     }
     m->total.tasks_spawned += __atomic_load_n(&rt->created_outside, __ATOMIC_ACQUIRE);
     m->tasks_live = m->total.tasks_spawned - m->total.tasks_finished;
-    m->injected = inject_size(&rt->inject) + __atomic_load_n(&rt->overflow_len, __ATOMIC_ACQUIRE);
+    m->injected = inject_size(&rt->inject) + __atomic_load_n(&rt->spill_len, __ATOMIC_ACQUIRE);
     m->io_waiters = (uint64_t)__atomic_load_n(&rt->poller.waiting, __ATOMIC_ACQUIRE);
 }

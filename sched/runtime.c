@@ -300,7 +300,7 @@ struct runtime *runtime_create(const struct runtime_options *o, int *err)
     memset(rt->workers, 0, rt->nworkers * sizeof *rt->workers);
     pthread_mutex_init(&rt->idle_lock, NULL);
     pthread_mutex_init(&rt->everyone_idle, NULL);
-    rt->overflow_lock = (spinlock)SPINLOCK_INIT;
+    rt->spill_lock = (spinlock)SPINLOCK_INIT;
     rt->timer_watch = INFINITY;
     rt->started_ns = metrics_clock_ns();
     for (unsigned i = 0; i < rt->nworkers; i++) {

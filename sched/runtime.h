@@ -69,7 +69,7 @@ struct worker {
     uint64_t created, exited;    /* atomic reads; written by this worker only: tasks
                                     made and ended here (runtime_live sums them) */
     uint64_t id_next, id_end;    /* a block of task ids taken from rt->next_id */
-    struct weft_task *task_cache; /* free task structs, linked by run_next */
+    struct weft_task *task_cache; /* free task structs, linked by cache_next */
     unsigned task_cache_len;
     struct weft_task *next;      /* the task this worker woke last: runs next, never stolen;
                                     written by this worker only, atomic reads */
@@ -117,11 +117,12 @@ struct runtime {
     struct worker *workers;
     struct stack_pool stacks;
     struct inject inject; /* tasks made ready by threads that are not workers */
-    /* Where a ready task goes when a run queue cannot grow (out of memory):
-     * linked through the tasks themselves, so it never allocates. */
-    spinlock overflow_lock;
-    struct weft_task *overflow_head, *overflow_tail;
-    size_t overflow_len;  /* atomic reads */
+    /* The spill list: where a ready task goes when a run queue cannot grow
+     * (out of memory), linked through the tasks themselves, so it never
+     * allocates. */
+    spinlock spill_lock;
+    struct weft_task *spill_head, *spill_tail;
+    size_t spill_len;  /* atomic reads */
     struct poller poller;
     struct ready ready;   /* single-thread mode; len atomic reads (weft_metrics_get) */
     struct weft_task *main;
@@ -191,7 +192,7 @@ void sched_yielded(struct worker *w, struct weft_task *t);
  * on this worker, where the data it waited for is warm. */
 void sched_woken(struct runtime *rt, struct weft_task *t);
 /* Ready tasks from outside the worker's own deque: the injection queue,
- * then the overflow list. NULL when both are empty. */
+ * then the spill list. NULL when both are empty. */
 struct weft_task *sched_take_shared(struct runtime *rt);
 bool sched_shared_empty(struct runtime *rt);
 /* Single-thread: asyncio's call_soon of a callback, or of a task's step. */

@@ -30,7 +30,7 @@ static struct weft_task *task_alloc(struct worker *w)
 {
     if (TASK_CACHE_ON && w && w->task_cache) {
         struct weft_task *t = w->task_cache;
-        w->task_cache = t->run_next;
+        w->task_cache = t->cache_next;
         w->task_cache_len--;
         memset(t, 0, sizeof *t);
         return t;
@@ -42,7 +42,7 @@ static void task_dealloc(struct weft_task *t)
 {
     struct worker *w = worker_self();
     if (TASK_CACHE_ON && w && w->rt == t->rt && w->task_cache_len < TASK_CACHE_MAX) {
-        t->run_next = w->task_cache;
+        t->cache_next = w->task_cache;
         w->task_cache = t;
         w->task_cache_len++;
         return;
@@ -54,7 +54,7 @@ void task_cache_flush(struct worker *w)
 {
     while (w->task_cache) {
         struct weft_task *t = w->task_cache;
-        w->task_cache = t->run_next;
+        w->task_cache = t->cache_next;
         free(t);
     }
     w->task_cache_len = 0;

@@ -165,7 +165,10 @@ struct weft_task {
     struct task_name *name;   /* atomic: weft_task_set_name's, NULL for "Task-<id>";
                                  earlier names stay until the task is freed */
     struct wait_note note;    /* what the task waits on, for weft_dump */
-    struct weft_task *run_next; /* link in the runtime's overflow list */
+    union {                   /* never in both lists at once: */
+        struct weft_task *spill_next; /* a ready task in the runtime's spill list */
+        struct weft_task *cache_next; /* a freed struct in its worker's task cache */
+    };
     struct weft_task *host;   /* atomic: run inline on this task's stack (task_run_inline) */
     struct weft_task *reg_prev, *reg_next; /* the runtime's registry */
     unsigned reg_index;       /* which registry list */

@@ -34,8 +34,9 @@
  * virtual time the last worker to go idle moves the clock to the earliest
  * deadline of all heaps and fires what expired.
  *
- * The idle path is also where an I/O poller belongs: a parking worker will
- * poll instead of sleeping blindly once there is one.
+ * The idle path is also where the I/O poller is: while tasks wait on
+ * descriptors, one parking worker at a time sleeps in epoll_wait instead
+ * of on its park (park() below).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* gettid */
@@ -72,39 +73,39 @@ static inline void full_fence(void)
 
 /* --- making tasks runnable ---------------------------------------------- */
 
-static void overflow_push(struct runtime *rt, struct weft_task *t)
+static void spill_push(struct runtime *rt, struct weft_task *t)
 {
-    t->run_next = NULL;
-    spin_lock(&rt->overflow_lock);
-    if (rt->overflow_tail)
-        rt->overflow_tail->run_next = t;
+    t->spill_next = NULL;
+    spin_lock(&rt->spill_lock);
+    if (rt->spill_tail)
+        rt->spill_tail->spill_next = t;
     else
-        rt->overflow_head = t;
-    rt->overflow_tail = t;
-    __atomic_store_n(&rt->overflow_len, rt->overflow_len + 1, __ATOMIC_RELEASE);
-    spin_unlock(&rt->overflow_lock);
+        rt->spill_head = t;
+    rt->spill_tail = t;
+    __atomic_store_n(&rt->spill_len, rt->spill_len + 1, __ATOMIC_RELEASE);
+    spin_unlock(&rt->spill_lock);
 }
 
 struct weft_task *sched_take_shared(struct runtime *rt)
 {
     struct weft_task *t = inject_empty(&rt->inject) ? NULL : inject_pop(&rt->inject);
-    if (t || !__atomic_load_n(&rt->overflow_len, __ATOMIC_ACQUIRE))
+    if (t || !__atomic_load_n(&rt->spill_len, __ATOMIC_ACQUIRE))
         return t;
-    spin_lock(&rt->overflow_lock);
-    t = rt->overflow_head;
+    spin_lock(&rt->spill_lock);
+    t = rt->spill_head;
     if (t) {
-        rt->overflow_head = t->run_next;
-        if (!rt->overflow_head)
-            rt->overflow_tail = NULL;
-        __atomic_store_n(&rt->overflow_len, rt->overflow_len - 1, __ATOMIC_RELEASE);
+        rt->spill_head = t->spill_next;
+        if (!rt->spill_head)
+            rt->spill_tail = NULL;
+        __atomic_store_n(&rt->spill_len, rt->spill_len - 1, __ATOMIC_RELEASE);
     }
-    spin_unlock(&rt->overflow_lock);
+    spin_unlock(&rt->spill_lock);
     return t;
 }
 
 bool sched_shared_empty(struct runtime *rt)
 {
-    return inject_empty(&rt->inject) && !__atomic_load_n(&rt->overflow_len, __ATOMIC_ACQUIRE);
+    return inject_empty(&rt->inject) && !__atomic_load_n(&rt->spill_len, __ATOMIC_ACQUIRE);
 }
 
 void sched_ready(struct runtime *rt, struct weft_task *t)
@@ -121,7 +122,7 @@ void sched_ready_from(struct worker *w, struct runtime *rt, struct weft_task *t)
     }
     /* Out of memory, a ready task still has somewhere to go. */
     if (local ? deque_push(&w->deque, t) != 0 : inject_push(&rt->inject, t) != 0)
-        overflow_push(rt, t);
+        spill_push(rt, t);
     /* Every push does the wake-up check, even onto a deque that already held
      * work. Skipping it there ("the push that made it non-empty checked")
      * lost wake-ups: between the look at the deque and the push, a thief can
@@ -145,7 +146,7 @@ void sched_yielded(struct worker *w, struct weft_task *t)
         return;
     }
     if (deque_push(&w->deque, t) != 0)
-        overflow_push(rt, t);
+        spill_push(rt, t);
     /* No fence here: w is between tasks and takes from this deque next, so
      * the task cannot be stranded, and a wake-up is only for parallelism.
      * Without the fence, a worker parking just now may miss both this push
