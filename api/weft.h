@@ -25,6 +25,17 @@
 extern "C" {
 #endif
 
+/* This header's version (CMakeLists.txt reads it from here; CHANGELOG.md
+ * says what each one changed). A program can compare it with the library's
+ * own, weft_version(), to catch a header and a library that do not match. */
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 2
+#define WEFT_VERSION_PATCH 0
+
+/* The library's version, as WEFT_VERSION_MAJOR * 10000 + MINOR * 100 + PATCH.
+ * Any thread, any time. */
+int weft_version(void);
+
 /* A task handle. Reference-counted: weft_spawn returns one reference, owned by
  * the caller and dropped with weft_task_release; the runtime holds its own
  * while the task runs. A handle not released stays valid until weft_run
