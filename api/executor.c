@@ -413,10 +413,7 @@ static weft_task *job_submit(struct weft_executor *ex, struct weft_task *self, v
      * count. Registered while nothing can finish the task yet. */
     t->await_node.fn = job_retired;
     task_add_waiter(t, &t->await_node);
-    spin_lock(&t->lock);
-    t->wait_kind = WAIT_WAKE;
-    __atomic_store_n(&t->waitword, (uint64_t)JOB_WAIT << 2 | W_PARKED, __ATOMIC_RELEASE);
-    spin_unlock(&t->lock);
+    task_park_new(t, JOB_WAIT);
     task_ref(t); /* the pool's, until the thread is done with it */
     int err = pool_submit(ex, (struct job){t, fn, arg});
     if (err) {

@@ -42,15 +42,7 @@ int weft_sleep(double seconds)
     struct timer *tm = NULL;
     if (seconds != WEFT_FOREVER && !(tm = task_timer_arm(self, until, seq)))
         return ENOMEM;
-    spin_lock(&self->lock);
-    self->wait_kind = WAIT_WAKE;
-    bool pending = self->must_cancel;
-    spin_unlock(&self->lock);
-    /* Cancelled while running: asyncio cancels the sleep's future at once,
-     * so the task wakes on the next turn of the loop. */
-    if (pending)
-        task_wake(self, seq);
-    task_suspend(self, SW_PARK);
+    task_park_until_woken(self, seq, false);
     if (tm) {
         timer_cancel(tm);
         timer_release(tm);

@@ -65,7 +65,7 @@ static bool wait_for_task(struct weft_task *self, struct weft_task *t, int *err)
     self->await_seq = seq;
     self->await_node.fn = task_waiter_wake;
     if (!task_add_waiter(t, &self->await_node)) {
-        __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
+        task_wait_abandon(self, seq);
         return false;
     }
     task_waits_on(self, t);

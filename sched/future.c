@@ -84,7 +84,7 @@ int future_await(struct weft_task *self, struct future *f)
     self->await_seq = seq;
     self->await_node.fn = task_waiter_wake;
     if (!future_add_callback(f, &self->await_node)) {
-        __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
+        task_wait_abandon(self, seq);
         return future_cancelled(f) ? ECANCELED : 0;
     }
     spin_lock(&self->lock);

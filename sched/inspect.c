@@ -201,8 +201,7 @@ static struct weft_task *describe_task(FILE *out, struct runtime *rt, struct wef
         return inline_task;
     }
     bool pinned = task_pin(t);
-    uint64_t word = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
-    if (!pinned && (word & 3) != W_PARKING) {
+    if (!pinned && !task_switching_out(t)) {
         fputs(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TASK_NEW ? "state: ready (not started)\n"
                                                                         : "state: ready\n",
               out);
@@ -214,7 +213,8 @@ static struct weft_task *describe_task(FILE *out, struct runtime *rt, struct wef
         backtrace_of_fiber(t->ctx, &bt);
     struct wait_note *n = &t->note;
     /* The wait number wraps at 2^56 in the tag: no wait lasts that long. */
-    bool noted = __atomic_load_n(&n->tag, __ATOMIC_RELAXED) >> 8 == ((word >> 2) & (UINT64_MAX >> 8));
+    bool noted = __atomic_load_n(&n->tag, __ATOMIC_RELAXED) >> 8 ==
+                 (task_wait_number(t) & (UINT64_MAX >> 8));
     double since;
     __atomic_load(&n->since, &since, __ATOMIC_RELAXED);
     if (pinned)

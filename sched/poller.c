@@ -433,14 +433,8 @@ int io_wait(struct weft_task *self, struct io_handle *h, unsigned dirs, unsigned
     for (int dir = IO_READ; dir <= IO_WRITE; dir++)
         if (dirs & (1u << dir))
             where[dir] = park_in(h, dir, self, seq, &nodes[dir]);
-    spin_lock(&self->lock);
-    self->wait_kind = WAIT_WAKE;
-    bool pending = self->must_cancel;
-    spin_unlock(&self->lock);
     /* Acquire: a close whose wake-up found no one here bumped gen before. */
-    if (pending || __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen)
-        task_wake(self, seq);
-    task_suspend(self, SW_PARK);
+    task_park_until_woken(self, seq, __atomic_load_n(&h->gen, __ATOMIC_ACQUIRE) != gen);
 
     for (int dir = IO_READ; dir <= IO_WRITE; dir++)
         unpark(h, dir, self, where[dir], &nodes[dir]);

@@ -152,9 +152,9 @@ void task_unref(struct weft_task *t)
 
 uint64_t task_wait_begin(struct weft_task *self)
 {
-    uint64_t seq = (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1;
+    uint64_t seq = wait_seq(__atomic_load_n(&self->waitword, __ATOMIC_RELAXED)) + 1;
     /* Release: whoever later reads seq from a registration must see it here. */
-    __atomic_store_n(&self->waitword, seq << 2 | W_PARKING, __ATOMIC_RELEASE);
+    __atomic_store_n(&self->waitword, wait_word(seq, W_PARKING), __ATOMIC_RELEASE);
     return seq;
 }
 
@@ -162,17 +162,17 @@ bool task_wake(struct weft_task *t, uint64_t seq)
 {
     uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
     for (;;) {
-        if (cur >> 2 != seq)
+        if (wait_seq(cur) != seq)
             return false; /* a wake-up for a wait that is over */
-        switch (cur & 3) {
+        switch (wait_state(cur)) {
         case W_PARKING:
             /* Still switching out: leave a note for the worker. */
-            if (__atomic_compare_exchange_n(&t->waitword, &cur, seq << 2 | W_NOTIFIED, false,
+            if (__atomic_compare_exchange_n(&t->waitword, &cur, wait_word(seq, W_NOTIFIED), false,
                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 return true;
             break;
         case W_PARKED:
-            if (__atomic_compare_exchange_n(&t->waitword, &cur, seq << 2 | W_RUNNING, false,
+            if (__atomic_compare_exchange_n(&t->waitword, &cur, wait_word(seq, W_RUNNING), false,
                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
                 sched_woken(t->rt, t);
                 return true;
@@ -189,13 +189,13 @@ bool task_wake(struct weft_task *t, uint64_t seq)
 static inline __attribute__((always_inline)) void park_settle(struct weft_task *t)
 {
     uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
-    uint64_t seqbits = cur & ~(uint64_t)3;
-    if ((cur & 3) == W_PARKING &&
-        __atomic_compare_exchange_n(&t->waitword, &cur, seqbits | W_PARKED, false,
+    uint64_t seq = wait_seq(cur);
+    if (wait_state(cur) == W_PARKING &&
+        __atomic_compare_exchange_n(&t->waitword, &cur, wait_word(seq, W_PARKED), false,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
     /* Woken while switching out: it is ready right away. */
-    __atomic_store_n(&t->waitword, seqbits | W_RUNNING, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->waitword, wait_word(seq, W_RUNNING), __ATOMIC_RELAXED);
     sched_woken(t->rt, t);
 }
 
@@ -204,8 +204,8 @@ bool task_pin(struct weft_task *t)
     uint64_t cur = __atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE);
     /* Back to PARKING, as if its worker were still switching out: a waker
      * leaves NOTIFIED, and task_unpin does what that worker would. */
-    return (cur & 3) == W_PARKED &&
-           __atomic_compare_exchange_n(&t->waitword, &cur, (cur & ~(uint64_t)3) | W_PARKING,
+    return wait_state(cur) == W_PARKED &&
+           __atomic_compare_exchange_n(&t->waitword, &cur, wait_word(wait_seq(cur), W_PARKING),
                                        false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
@@ -290,7 +290,7 @@ bool task_cancel(struct weft_task *t)
     }
     task_set_must_cancel(t, true);
     if (t->wait_kind == WAIT_WAKE) {
-        uint64_t seq = __atomic_load_n(&t->waitword, __ATOMIC_RELAXED) >> 2;
+        uint64_t seq = wait_seq(__atomic_load_n(&t->waitword, __ATOMIC_RELAXED));
         spin_unlock(&t->lock);
         task_wake(t, seq);
         return true;
@@ -304,6 +304,42 @@ void task_timer_wake(struct timer *tm)
     task_wake(tm->task, tm->seq);
 }
 
+void task_wait_abandon(struct weft_task *self, uint64_t seq)
+{
+    __atomic_store_n(&self->waitword, wait_word(seq, W_RUNNING), __ATOMIC_RELAXED);
+}
+
+void task_park_until_woken(struct weft_task *self, uint64_t seq, bool wake_now)
+{
+    spin_lock(&self->lock);
+    self->wait_kind = WAIT_WAKE;
+    bool pending = self->must_cancel;
+    spin_unlock(&self->lock);
+    /* Cancelled while running: as asyncio cancels the awaited future at
+     * once, the task wakes on the next turn of the loop. */
+    if (pending || wake_now)
+        task_wake(self, seq);
+    task_suspend(self, SW_PARK);
+}
+
+void task_park_new(struct weft_task *t, uint64_t seq)
+{
+    spin_lock(&t->lock);
+    t->wait_kind = WAIT_WAKE;
+    __atomic_store_n(&t->waitword, wait_word(seq, W_PARKED), __ATOMIC_RELEASE);
+    spin_unlock(&t->lock);
+}
+
+bool task_switching_out(const struct weft_task *t)
+{
+    return wait_state(__atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE)) == W_PARKING;
+}
+
+uint64_t task_wait_number(const struct weft_task *t)
+{
+    return wait_seq(__atomic_load_n(&t->waitword, __ATOMIC_ACQUIRE));
+}
+
 struct timer *task_timer_arm(struct weft_task *self, double when, uint64_t seq)
 {
     struct timer *tm = timer_new(when, task_timer_wake, self, seq);
@@ -313,7 +349,7 @@ struct timer *task_timer_arm(struct weft_task *self, double when, uint64_t seq)
         timer_release(tm); /* both references: it never reached a heap */
         timer_release(tm);
     }
-    __atomic_store_n(&self->waitword, seq << 2 | W_RUNNING, __ATOMIC_RELAXED);
+    task_wait_abandon(self, seq);
     return NULL;
 }
 

@@ -49,8 +49,24 @@ enum wait_kind {
     WAIT_FUTURE, /* awaiting wait_future: cancel cancels it */
 };
 
-/* Wait word states (low two bits; the wait sequence number above them). */
+/* The wait word: a wait's number above two bits of state. Encoded and
+ * decoded by these three only. */
 enum { W_RUNNING, W_PARKING, W_PARKED, W_NOTIFIED };
+
+static inline uint64_t wait_word(uint64_t seq, unsigned state)
+{
+    return seq << 2 | state;
+}
+
+static inline uint64_t wait_seq(uint64_t word)
+{
+    return word >> 2;
+}
+
+static inline unsigned wait_state(uint64_t word)
+{
+    return (unsigned)(word & 3);
+}
 
 /* A done-callback on a task (asyncio's add_done_callback). fn runs once the
  * task is done, on the thread that finished it, outside any lock. */
@@ -138,7 +154,7 @@ struct weft_task {
     struct runtime *rt;
     fcontext_t ctx;
     struct stack *stack;
-    uint64_t waitword;        /* atomic: seq << 2 | W_* */
+    uint64_t waitword;        /* atomic: wait_word(seq, W_*) */
     int refs;                 /* atomic; see weft.h for who holds them */
     uint32_t magic;           /* TASK_MAGIC_LIVE, TASK_MAGIC_FREED once freed (api/handle.h) */
     bool released;            /* atomic: the handle weft_spawn returned was released */
@@ -188,7 +204,7 @@ static inline void task_note_wait(struct weft_task *self, enum wait_what what, c
 {
     /* The next wait's number: task_wait_begin's release store (direct, or
      * in future_await) publishes the note with it. */
-    uint64_t seq = (__atomic_load_n(&self->waitword, __ATOMIC_RELAXED) >> 2) + 1;
+    uint64_t seq = wait_seq(__atomic_load_n(&self->waitword, __ATOMIC_RELAXED)) + 1;
     __atomic_store_n(&self->note.tag, seq << 8 | what, __ATOMIC_RELAXED);
     __atomic_store_n(&self->note.obj, obj, __ATOMIC_RELAXED);
 }
@@ -274,6 +290,19 @@ int task_wait_end(struct weft_task *self);
  * task_unpin makes the task ready then. */
 bool task_pin(struct weft_task *t);
 void task_unpin(struct weft_task *t);
+/* Give up the wait seq before suspending: there is nothing to wait for. */
+void task_wait_abandon(struct weft_task *self, uint64_t seq);
+/* Suspend for the wait seq, which a wake-up from where it was registered
+ * ends (a timer, a descriptor): a cancel ends it too, and one that came
+ * while self ran, or wake_now, wakes it at once. Then task_wait_end. */
+void task_park_until_woken(struct weft_task *self, uint64_t seq, bool wake_now);
+/* Make t, a task that never ran, wait for the outside wake-up seq (a
+ * blocking job's completion) before it first runs. */
+void task_park_new(struct weft_task *t, uint64_t seq);
+/* For the dump: whether t is between announcing a wait and its worker
+ * settling it, and the number of its current (or last) wait. */
+bool task_switching_out(const struct weft_task *t);
+uint64_t task_wait_number(const struct weft_task *t);
 /* Switch to the worker; returns when woken. */
 void task_suspend(struct weft_task *self, enum switch_action action);
 
