@@ -168,10 +168,11 @@ __attribute__((noinline)) static void *four_waits(void *arg)
     free(text);
     for (int i = 0; i < 4; i++)
         weft_cancel(t[i]);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 4; i++)
         check(weft_await(t[i]) == NULL || weft_error(weft_await(t[i])) == ECANCELED);
+    /* Only now: the awaiter uses the sleeper's handle until it is done. */
+    for (int i = 0; i < 4; i++)
         weft_task_release(t[i]);
-    }
     weft_queue_destroy(queue);
     close(pair[0]);
     close(pair[1]);
