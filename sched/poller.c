@@ -292,8 +292,9 @@ static int wake_queue(struct io_handle *h, enum io_dir dir)
         spin_unlock(&h->queue_lock);
         if (!t)
             return woken;
-        __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
         wake_slot_task(t);
+        /* Only now (see signal_slot). */
+        __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
         woken++;
         spin_lock(&h->queue_lock);
     }
@@ -310,13 +311,18 @@ static int signal_slot(struct io_handle *h, enum io_dir dir, struct weft_task *m
     int queued = __atomic_load_n(&h->queue[dir], __ATOMIC_RELAXED) ? wake_queue(h, dir) : 0;
     if (!t || t == READY)
         return queued;
-    __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
     if (h->rt->single && !h->handoff[dir]) {
         h->handoff[dir] = t;
         loop_call_soon(h->rt, &h->wake[dir]);
     } else {
         wake_slot_task(t);
     }
+    /* Not a waiter any more only once it is runnable where the deadlock
+     * rule looks (a run queue, a next-task slot): the polling worker wakes
+     * it while it still counts as idle, and a worker that saw no waiter
+     * here and nothing runnable would declare a deadlock. Release: the task
+     * is placed before the count drops. */
+    __atomic_sub_fetch(&h->rt->poller.waiting, 1, __ATOMIC_RELEASE);
     return 1 + queued;
 }
 
