@@ -19,6 +19,7 @@
 #include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -36,7 +37,7 @@ weft_event *weft_event_create(void)
     struct weft_event *e = calloc(1, sizeof *e);
     if (!e)
         return fail_errno(ENOMEM);
-    e->guard = (spinlock)SPINLOCK_INIT;
+    spin_init(&e->guard, LOCK_RANK_OBJECT);
     e->magic = HANDLE_LIVE(HANDLE_EVENT);
     return e;
 }

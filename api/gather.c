@@ -13,6 +13,7 @@
 
 #include "sched/future.h"
 #include "api/check.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "weft.h"
 
@@ -112,7 +113,7 @@ int weft_gather(weft_task *const tasks[], size_t n, void *results[], int flags)
         return err ? err : ENOMEM;
     }
     g->refs = (int)m + 1;
-    g->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&g->lock, LOCK_RANK_GATHER);
     future_init(&g->outer);
     g->outer.cancel = gather_cancel;
     g->return_exceptions = flags & WEFT_RETURN_EXCEPTIONS;

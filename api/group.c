@@ -34,6 +34,7 @@
 #include "api/fail.h"
 #include "api/handle.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -77,7 +78,7 @@ weft_group *weft_group_create(void)
     struct weft_group *g = calloc(1, sizeof *g);
     if (!g)
         return fail_errno(ENOMEM);
-    g->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&g->lock, LOCK_RANK_SCOPE);
     g->magic = HANDLE_LIVE(HANDLE_GROUP);
     g->refs = 1;
     g->parent = self;

@@ -21,6 +21,7 @@
 #include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -66,7 +67,7 @@ weft_lock *weft_lock_create(void)
     struct weft_lock *l = calloc(1, sizeof *l);
     if (!l)
         return fail_errno(ENOMEM);
-    l->guard = (spinlock)SPINLOCK_INIT;
+    spin_init(&l->guard, LOCK_RANK_OBJECT);
     l->magic = HANDLE_LIVE(HANDLE_LOCK);
     return l;
 }

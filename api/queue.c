@@ -22,6 +22,7 @@
 #include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -117,7 +118,7 @@ weft_queue *weft_queue_create(size_t maxsize)
         free(q);
         return fail_errno(ENOMEM);
     }
-    q->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&q->lock, LOCK_RANK_OBJECT);
     q->magic = HANDLE_LIVE(HANDLE_QUEUE);
     q->maxsize = maxsize;
     q->cap = cap;

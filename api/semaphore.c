@@ -20,6 +20,7 @@
 #include "api/handle.h"
 #include "api/waitlist.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -64,7 +65,7 @@ weft_sem *weft_sem_create(unsigned value)
     struct weft_sem *s = calloc(1, sizeof *s);
     if (!s)
         return fail_errno(ENOMEM);
-    s->guard = (spinlock)SPINLOCK_INIT;
+    spin_init(&s->guard, LOCK_RANK_OBJECT);
     s->value = value;
     s->magic = HANDLE_LIVE(HANDLE_SEM);
     return s;

@@ -24,6 +24,7 @@
 #include "api/fail.h"
 #include "api/handle.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "sched/timer.h"
@@ -159,7 +160,7 @@ weft_timeout *weft_timeout_enter(double delay)
     struct weft_timeout *tm = calloc(1, sizeof *tm);
     if (!tm)
         return fail_errno(ENOMEM);
-    tm->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&tm->lock, LOCK_RANK_SCOPE);
     tm->magic = HANDLE_LIVE(HANDLE_TIMEOUT);
     tm->refs = 1;
     tm->state = TM_ENTERED;

@@ -12,6 +12,7 @@
 
 #include "api/check.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "weft.h"
 
@@ -50,7 +51,7 @@ static struct waiting *waiting_new(size_t n)
     if (!st)
         return NULL;
     st->refs = 1;
-    st->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&st->lock, LOCK_RANK_OBJECT);
     future_init(&st->waiter);
     st->timer = NULL;
     st->counter = n;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 
 static void run_callbacks(struct waiter *w, struct weft_task *none)
@@ -20,7 +21,7 @@ static void run_callbacks(struct waiter *w, struct weft_task *none)
 
 void future_init(struct future *f)
 {
-    f->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&f->lock, LOCK_RANK_FUTURE);
     f->state = FUT_PENDING;
     f->result = NULL;
     f->callbacks = NULL;
@@ -88,8 +89,7 @@ int future_await(struct weft_task *self, struct future *f)
         return future_cancelled(f) ? ECANCELED : 0;
     }
     spin_lock(&self->lock);
-    self->wait_kind = WAIT_FUTURE;
-    self->wait_future = f;
+    task_record_wait(self, WAIT_FUTURE, NULL, f);
     /* Task.__step: a cancel that arrived while running cancels the future. */
     if (self->must_cancel && f->cancel(f))
         task_set_must_cancel(self, false);

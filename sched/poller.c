@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 
 #define PAGE_HANDLES 1024
@@ -106,7 +107,7 @@ static struct io_handle *handle_new(struct runtime *rt, int fd)
     h->fd = fd;
     h->wake[IO_READ].fn = handoff_read;
     h->wake[IO_WRITE].fn = handoff_write;
-    h->queue_lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&h->queue_lock, LOCK_RANK_FD_QUEUE);
     return h;
 }
 

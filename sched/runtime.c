@@ -19,6 +19,7 @@
 
 #include "sched/backtrace.h"
 #include "sched/inspect.h"
+#include "sched/lock_order.h"
 #include "sched/monitor.h"
 #include "sched/metrics.h"
 #include "sched/overflow.h"
@@ -300,7 +301,7 @@ struct runtime *runtime_create(const struct runtime_options *o, int *err)
     memset(rt->workers, 0, rt->nworkers * sizeof *rt->workers);
     pthread_mutex_init(&rt->idle_lock, NULL);
     pthread_mutex_init(&rt->everyone_idle, NULL);
-    rt->spill_lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&rt->spill_lock, LOCK_RANK_LEAF);
     rt->timer_watch = INFINITY;
     rt->started_ns = metrics_clock_ns();
     for (unsigned i = 0; i < rt->nworkers; i++) {
@@ -308,7 +309,7 @@ struct runtime *runtime_create(const struct runtime_options *o, int *err)
         w->rt = rt;
         w->index = i;
         w->rng = 0x9e3779b97f4a7c15ull * (i + 1);
-        w->registry.lock = (spinlock)SPINLOCK_INIT;
+        spin_init(&w->registry.lock, LOCK_RANK_REGISTRY);
         worker_clock_refresh(w);
         timer_heap_init(&w->timers);
         park_init(&w->park);

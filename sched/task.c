@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/timer.h"
 #include "ck/deque.h"
@@ -72,7 +73,7 @@ struct weft_task *task_create(struct runtime *rt, struct worker *here, void *(*f
     t->rt = rt;
     t->refs = 2; /* the caller's handle, and the runtime's until the task is done */
     t->magic = TASK_MAGIC_LIVE;
-    t->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&t->lock, LOCK_RANK_TASK);
     t->state = TASK_NEW;
     t->waiters_tail = &t->waiters;
     if (!w) {
@@ -235,9 +236,7 @@ int task_wait_end(struct weft_task *self)
     if (self->wait_kind == WAIT_NONE && !__atomic_load_n(&self->must_cancel, __ATOMIC_RELAXED))
         return 0;
     spin_lock(&self->lock);
-    self->wait_kind = WAIT_NONE;
-    self->wait_task = NULL;
-    self->wait_future = NULL;
+    task_record_wait(self, WAIT_NONE, NULL, NULL);
     bool cancelled = self->must_cancel;
     task_set_must_cancel(self, false);
     spin_unlock(&self->lock);
@@ -312,7 +311,7 @@ void task_wait_abandon(struct weft_task *self, uint64_t seq)
 void task_park_until_woken(struct weft_task *self, uint64_t seq, bool wake_now)
 {
     spin_lock(&self->lock);
-    self->wait_kind = WAIT_WAKE;
+    task_record_wait(self, WAIT_WAKE, NULL, NULL);
     bool pending = self->must_cancel;
     spin_unlock(&self->lock);
     /* Cancelled while running: as asyncio cancels the awaited future at
@@ -325,7 +324,7 @@ void task_park_until_woken(struct weft_task *self, uint64_t seq, bool wake_now)
 void task_park_new(struct weft_task *t, uint64_t seq)
 {
     spin_lock(&t->lock);
-    t->wait_kind = WAIT_WAKE;
+    task_record_wait(t, WAIT_WAKE, NULL, NULL);
     __atomic_store_n(&t->waitword, wait_word(seq, W_PARKED), __ATOMIC_RELEASE);
     spin_unlock(&t->lock);
 }
@@ -356,8 +355,7 @@ struct timer *task_timer_arm(struct weft_task *self, double when, uint64_t seq)
 void task_waits_on(struct weft_task *self, struct weft_task *t)
 {
     spin_lock(&self->lock);
-    self->wait_kind = WAIT_TASK;
-    self->wait_task = t;
+    task_record_wait(self, WAIT_TASK, t, NULL);
     bool pending = self->must_cancel;
     spin_unlock(&self->lock);
     /* A cancel that arrived while self ran goes to t, as in Task.__step. */

@@ -223,9 +223,20 @@ static inline int result_error(const void *result)
     return v >= (uintptr_t)-WEFT_MAX_ERRNO ? (int)-(intptr_t)v : 0;
 }
 
+/* Record what t waits on (asyncio's _fut_waiter), with t's lock held. */
+static inline void task_record_wait(struct weft_task *t, enum wait_kind kind,
+                                    struct weft_task *task, struct future *future)
+{
+    spin_assert_held(&t->lock);
+    t->wait_kind = (unsigned char)kind;
+    t->wait_task = task;
+    t->wait_future = future;
+}
+
 /* Set or clear t's cancel request, with t's lock held (see must_cancel). */
 static inline void task_set_must_cancel(struct weft_task *t, bool v)
 {
+    spin_assert_held(&t->lock);
     __atomic_store_n(&t->must_cancel, v, __ATOMIC_RELAXED);
 }
 

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "sched/lock_order.h"
 #include "sched/task.h"
 
 #define MIN_SCHEDULED_TIMERS 100
@@ -75,7 +76,7 @@ static void top_changed(struct timer_heap *h)
 
 void timer_heap_init(struct timer_heap *h)
 {
-    h->lock = (spinlock)SPINLOCK_INIT;
+    spin_init(&h->lock, LOCK_RANK_LEAF);
     h->items = NULL;
     set_len(h, 0);
     h->cap = 0;
