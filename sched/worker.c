@@ -588,7 +588,20 @@ static bool everyone_idle(struct worker *w, bool polling, bool io, bool *deadloc
     bool work = still && (next_slots_filled(rt) || work_visible(rt));
     bool timers = any_timer(rt);
     bool external = io || __atomic_load_n(&rt->external, __ATOMIC_ACQUIRE) > 0;
+    /* Every task has ended but nobody stopped the workers: the last two
+     * exits (main's and another's, on two workers) each looked for the
+     * other's count with acquire loads only, and both can miss (a fence per
+     * task exit would cost every task). Nothing runs now, so the count is
+     * exact here: stop. */
+    bool ended = still && !work && __atomic_load_n(&rt->main_done, __ATOMIC_ACQUIRE) &&
+                 runtime_live(rt) == 0;
     pthread_mutex_unlock(&rt->idle_lock);
+    if (ended) {
+        workers_stop(rt);
+        *deadlock = false;
+        pthread_mutex_unlock(&rt->everyone_idle);
+        return true;
+    }
     if (!work && still && rt->virtual_time && io && !polling)
         poller_wake(&rt->poller);
     else if (!work && still && rt->virtual_time)
