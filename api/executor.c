@@ -55,6 +55,7 @@
 #include "api/fail.h"
 #include "api/handle.h"
 #include "sched/future.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 #include "sched/task.h"
 #include "weft.h"
@@ -166,9 +167,9 @@ static void job_run(struct weft_executor *ex, struct pool_thread *me, const stru
     struct weft_task *t = j->task;
     bool run = !job_cancelled(t);
     me->running = run ? j : NULL;
-    pthread_mutex_unlock(&ex->lock);
+    mutex_unlock(&ex->lock);
     void *result = run ? j->fn(j->arg) : NULL;
-    pthread_mutex_lock(&ex->lock);
+    mutex_lock(&ex->lock, LOCK_RANK_POOL);
     me->running = NULL;
     if (ex->abandoned)
         return; /* weft_run has returned: t is gone */
@@ -213,7 +214,7 @@ static void pool_dispose(struct weft_executor *ex)
 static void abandoned_thread_exit(struct weft_executor *ex, struct pool_thread *me)
 {
     bool last = ex->nthreads == 0;
-    pthread_mutex_unlock(&ex->lock);
+    mutex_unlock(&ex->lock);
     free(me);
     if (last)
         pool_dispose(ex);
@@ -223,7 +224,7 @@ static void *thread_main(void *arg)
 {
     struct pool_thread *me = arg;
     struct weft_executor *ex = me->pool;
-    pthread_mutex_lock(&ex->lock);
+    mutex_lock(&ex->lock, LOCK_RANK_POOL);
     for (;;) {
         if (ex->len) {
             struct job j = queue_pop(ex);
@@ -248,7 +249,7 @@ static void *thread_main(void *arg)
     ex->exited = me;
     if (last)
         pthread_cond_broadcast(&ex->gone);
-    pthread_mutex_unlock(&ex->lock);
+    mutex_unlock(&ex->lock);
     /* Whoever frees the pool joins this thread first: ex is still there. */
     if (last)
         future_set_result(&ex->drained, NULL);
@@ -342,14 +343,14 @@ static void pool_link(struct executor *e, struct weft_executor *ex)
 
 static void pool_unlink(struct executor *e, struct weft_executor *ex)
 {
-    pthread_mutex_lock(&e->lock);
+    mutex_lock(&e->lock, LOCK_RANK_EXECUTORS);
     for (struct weft_executor **p = &e->pools; *p; p = &(*p)->next) {
         if (*p == ex) {
             *p = ex->next;
             break;
         }
     }
-    pthread_mutex_unlock(&e->lock);
+    mutex_unlock(&e->lock);
 }
 
 static unsigned default_max_threads(void)
@@ -369,20 +370,20 @@ static struct weft_executor *default_pool(struct runtime *rt)
     struct weft_executor *ex = __atomic_load_n(&e->default_pool, __ATOMIC_ACQUIRE);
     if (ex)
         return ex;
-    pthread_mutex_lock(&e->lock);
+    mutex_lock(&e->lock, LOCK_RANK_EXECUTORS);
     ex = e->default_pool;
     if (!ex && (ex = pool_new(rt, default_max_threads(), true))) {
         pool_link(e, ex);
         __atomic_store_n(&e->default_pool, ex, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&e->lock);
+    mutex_unlock(&e->lock);
     return ex;
 }
 
 /* Queue j and see that a thread will take it. */
 static int pool_submit(struct weft_executor *ex, struct job j)
 {
-    pthread_mutex_lock(&ex->lock);
+    mutex_lock(&ex->lock, LOCK_RANK_POOL);
     int err = ex->shutdown ? EINVAL : queue_push(ex, j);
     if (!err && ex->len > ex->nidle && ex->nthreads < ex->max_threads) {
         int start_err = thread_start(ex);
@@ -395,7 +396,7 @@ static int pool_submit(struct weft_executor *ex, struct job j)
         pthread_cond_signal(&ex->work);
     struct pool_thread *exited = ex->exited;
     ex->exited = NULL;
-    pthread_mutex_unlock(&ex->lock);
+    mutex_unlock(&ex->lock);
     join_all(exited);
     return err;
 }
@@ -454,9 +455,9 @@ weft_executor *weft_executor_create(unsigned max_workers)
     struct weft_executor *ex = e ? pool_new(self->rt, max_workers, false) : NULL;
     if (!ex)
         return fail_errno(ENOMEM);
-    pthread_mutex_lock(&e->lock);
+    mutex_lock(&e->lock, LOCK_RANK_EXECUTORS);
     pool_link(e, ex);
-    pthread_mutex_unlock(&e->lock);
+    mutex_unlock(&e->lock);
     return ex;
 }
 
@@ -480,14 +481,14 @@ int weft_executor_shutdown(weft_executor *ex)
     if (!ex || ex->rt != self->rt)
         return EINVAL;
     struct runtime *rt = self->rt;
-    pthread_mutex_lock(&ex->lock);
+    mutex_lock(&ex->lock, LOCK_RANK_POOL);
     bool misuse = ex->shutdown || ex->keep_alive; /* twice, or the default pool */
     bool busy = ex->nthreads > 0;
     if (!misuse) {
         ex->shutdown = true;
         pthread_cond_broadcast(&ex->work);
     }
-    pthread_mutex_unlock(&ex->lock);
+    mutex_unlock(&ex->lock);
     if (misuse)
         return EINVAL;
     if (busy) {
@@ -512,16 +513,16 @@ void executor_metrics(struct runtime *rt, weft_metrics *m)
     if (!e)
         return;
     /* A pool leaves the list (pool_unlink) before it is freed. */
-    pthread_mutex_lock(&e->lock);
+    mutex_lock(&e->lock, LOCK_RANK_EXECUTORS);
     for (struct weft_executor *ex = e->pools; ex; ex = ex->next) {
-        pthread_mutex_lock(&ex->lock);
+        mutex_lock(&ex->lock, LOCK_RANK_POOL);
         m->blocking_threads += ex->nthreads;
         m->blocking_queued += ex->len;
         for (struct pool_thread *th = ex->live; th; th = th->next)
             m->blocking_busy += th->running != NULL;
-        pthread_mutex_unlock(&ex->lock);
+        mutex_unlock(&ex->lock);
     }
-    pthread_mutex_unlock(&e->lock);
+    mutex_unlock(&e->lock);
 }
 
 /* --- the end of weft_run ------------------------------------------------------ */
@@ -545,7 +546,7 @@ static void report_stuck(const struct pool_thread *th, double waited)
  * Else the pool is left to its threads (see the top of the file). */
 static bool pool_drain(struct weft_executor *ex, const struct timespec *until, double waited)
 {
-    pthread_mutex_lock(&ex->lock);
+    mutex_lock(&ex->lock, LOCK_RANK_POOL);
     ex->shutdown = true;
     pthread_cond_broadcast(&ex->work);
     int rc = 0;
@@ -565,7 +566,7 @@ static bool pool_drain(struct weft_executor *ex, const struct timespec *until, d
         exited = ex->exited;
         ex->exited = NULL;
     }
-    pthread_mutex_unlock(&ex->lock);
+    mutex_unlock(&ex->lock);
     join_all(exited);
     return drained;
 }

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "sched/inspect.h"
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 
 enum { SAMPLE_IDLE, SAMPLE_ASKED, SAMPLE_WRITING, SAMPLE_TAKEN };
@@ -355,7 +356,7 @@ int monitor_join(struct runtime *rt)
             __atomic_store_n(&rt->workers[i].sample, s, __ATOMIC_RELEASE);
         }
     }
-    pthread_mutex_lock(&monitor_lock);
+    mutex_lock(&monitor_lock, LOCK_RANK_MONITOR);
     int err = users == 0 ? start_thread() : 0;
     if (!err) {
         users++;
@@ -364,7 +365,7 @@ int monitor_join(struct runtime *rt)
         if (rt->slow_task > 0)
             sample_signal_add();
     }
-    pthread_mutex_unlock(&monitor_lock);
+    mutex_unlock(&monitor_lock);
     if (err)
         for (unsigned i = 0; i < rt->nworkers; i++)
             free(rt->workers[i].sample);
@@ -375,14 +376,14 @@ void monitor_leave(struct runtime *rt)
 {
     if (!rt->dump_signal && rt->slow_task <= 0)
         return;
-    pthread_mutex_lock(&monitor_lock);
+    mutex_lock(&monitor_lock, LOCK_RANK_MONITOR);
     if (rt->dump_signal)
         dump_signal_remove(rt->dump_signal);
     if (rt->slow_task > 0)
         sample_signal_remove();
     if (--users == 0)
         stop_thread();
-    pthread_mutex_unlock(&monitor_lock);
+    mutex_unlock(&monitor_lock);
     /* The workers have ended: no handler can write into these any more. */
     for (unsigned i = 0; i < rt->nworkers; i++) {
         free(rt->workers[i].sample);

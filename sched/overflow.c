@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sched/lock_order.h"
 #include "sched/runtime.h"
 
 #define ALTSTACK_BYTES (64 * 1024)
@@ -88,7 +89,7 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
 
 void overflow_handler_install(void)
 {
-    pthread_mutex_lock(&install_lock);
+    mutex_lock(&install_lock, LOCK_RANK_INSTALL);
     if (installs++ == 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -97,15 +98,15 @@ void overflow_handler_install(void)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGSEGV, &sa, &previous);
     }
-    pthread_mutex_unlock(&install_lock);
+    mutex_unlock(&install_lock);
 }
 
 void overflow_handler_remove(void)
 {
-    pthread_mutex_lock(&install_lock);
+    mutex_lock(&install_lock, LOCK_RANK_INSTALL);
     if (--installs == 0)
         sigaction(SIGSEGV, &previous, NULL);
-    pthread_mutex_unlock(&install_lock);
+    mutex_unlock(&install_lock);
 }
 
 void *overflow_altstack_enter(void)

@@ -164,7 +164,7 @@ static __attribute__((noinline, cold)) struct io_handle *handle_slow(struct runt
                                                                      unsigned *gen, int *err)
 {
     struct poller *p = &rt->poller;
-    pthread_mutex_lock(&p->lock);
+    mutex_lock(&p->lock, LOCK_RANK_POLLER);
     struct io_handle *h = handle_locked(rt, fd, err);
     if (h && (__atomic_load_n(&h->use, __ATOMIC_RELAXED) & USE_CLOSING)) {
         *err = EBADF; /* the descriptor is on its way out: registering it now would outlive it */
@@ -174,7 +174,7 @@ static __attribute__((noinline, cold)) struct io_handle *handle_slow(struct runt
     }
     if (h)
         *gen = h->gen;
-    pthread_mutex_unlock(&p->lock);
+    mutex_unlock(&p->lock);
     return h;
 }
 
@@ -224,9 +224,9 @@ static int close_if_unused(struct io_handle *h)
 static __attribute__((noinline, cold)) int leave_closing(struct io_handle *h)
 {
     struct poller *p = &h->rt->poller;
-    pthread_mutex_lock(&p->lock);
+    mutex_lock(&p->lock, LOCK_RANK_POLLER);
     int err = close_if_unused(h);
-    pthread_mutex_unlock(&p->lock);
+    mutex_unlock(&p->lock);
     return err;
 }
 
@@ -508,7 +508,7 @@ int poller_close(struct runtime *rt, int fd)
     size_t page = (size_t)fd / PAGE_HANDLES;
     if (fd < 0 || page >= PAGES)
         return close(fd) == 0 ? 0 : errno; /* no handle can exist */
-    pthread_mutex_lock(&p->lock);
+    mutex_lock(&p->lock, LOCK_RANK_POLLER);
     struct io_handle **slots = p->pages[page];
     struct io_handle *h = slots ? slots[(size_t)fd % PAGE_HANDLES] : NULL;
     if (!h || (__atomic_load_n(&h->use, __ATOMIC_RELAXED) & USE_CLOSING)) {
@@ -516,7 +516,7 @@ int poller_close(struct runtime *rt, int fd)
          * registers it wholly before or wholly after. One being closed:
          * close(2) would free it under the calls still on it. */
         int err = h ? EBADF : close(fd) == 0 ? 0 : errno;
-        pthread_mutex_unlock(&p->lock);
+        mutex_unlock(&p->lock);
         return err;
     }
     if (h->registered_gen == h->gen + 1 && __atomic_load_n(&h->polled, __ATOMIC_RELAXED))
@@ -529,7 +529,7 @@ int poller_close(struct runtime *rt, int fd)
     h->close_pending = true;
     /* Release: a waiter that sees the new generation sees the rest. */
     __atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
-    pthread_mutex_unlock(&p->lock);
+    mutex_unlock(&p->lock);
     /* Waiters see the new generation and answer EBADF. */
     signal_slot(h, IO_READ, NULL);
     signal_slot(h, IO_WRITE, NULL);

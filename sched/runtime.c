@@ -90,12 +90,12 @@ static unsigned running_serial;
 
 void runtime_running_lock(void)
 {
-    pthread_mutex_lock(&running_lock);
+    mutex_lock(&running_lock, LOCK_RANK_RUNNING);
 }
 
 void runtime_running_unlock(void)
 {
-    pthread_mutex_unlock(&running_lock);
+    mutex_unlock(&running_lock);
 }
 
 struct runtime *runtime_running_first(void)
@@ -111,24 +111,24 @@ struct runtime *runtime_of_caller(void)
 
 static void running_add(struct runtime *rt)
 {
-    pthread_mutex_lock(&running_lock);
+    mutex_lock(&running_lock, LOCK_RANK_RUNNING);
     rt->serial = ++running_serial;
     rt->running_next = NULL;
     *running_tail = rt;
     running_tail = &rt->running_next;
-    pthread_mutex_unlock(&running_lock);
+    mutex_unlock(&running_lock);
 }
 
 static void running_remove(struct runtime *rt)
 {
-    pthread_mutex_lock(&running_lock);
+    mutex_lock(&running_lock, LOCK_RANK_RUNNING);
     struct runtime **p = &running_head;
     while (*p != rt)
         p = &(*p)->running_next;
     *p = rt->running_next;
     if (!*p)
         running_tail = p;
-    pthread_mutex_unlock(&running_lock);
+    mutex_unlock(&running_lock);
 }
 
 void runtime_external_begin(struct runtime *rt)

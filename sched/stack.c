@@ -40,6 +40,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "sched/lock_order.h"
+
 #ifdef WEFT_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #else
@@ -99,7 +101,7 @@ static void record_set(struct stack_chunk *r, char *base, size_t bytes, size_t s
 static struct stack_chunk *record_take(char *base, size_t bytes, size_t slot_size,
                                        size_t guard_size)
 {
-    pthread_mutex_lock(&records_lock);
+    mutex_lock(&records_lock, LOCK_RANK_STACK_RECORDS);
     struct stack_chunk *r = free_records;
     if (r) {
         free_records = r->link;
@@ -110,17 +112,17 @@ static struct stack_chunk *record_take(char *base, size_t bytes, size_t slot_siz
     }
     if (r)
         record_set(r, base, bytes, slot_size, guard_size);
-    pthread_mutex_unlock(&records_lock);
+    mutex_unlock(&records_lock);
     return r;
 }
 
 static void record_put(struct stack_chunk *r)
 {
-    pthread_mutex_lock(&records_lock);
+    mutex_lock(&records_lock, LOCK_RANK_STACK_RECORDS);
     record_set(r, NULL, 0, 0, 0);
     r->link = free_records;
     free_records = r;
-    pthread_mutex_unlock(&records_lock);
+    mutex_unlock(&records_lock);
 }
 
 /* Whether addr is in a guard of the chunk r describes. */
@@ -238,9 +240,9 @@ struct stack *stack_get(struct stack_pool *pool, struct stack_cache *cache)
         cache->count--;
         return s;
     }
-    pthread_mutex_lock(&pool->lock);
+    mutex_lock(&pool->lock, LOCK_RANK_STACK_POOL);
     if (!pool->free && pool_grow(pool) != 0) {
-        pthread_mutex_unlock(&pool->lock);
+        mutex_unlock(&pool->lock);
         return NULL;
     }
     /* Take a batch so the next few spawns on this worker stay lock-free. */
@@ -253,7 +255,7 @@ struct stack *stack_get(struct stack_pool *pool, struct stack_cache *cache)
         cache->free = extra;
         cache->count++;
     }
-    pthread_mutex_unlock(&pool->lock);
+    mutex_unlock(&pool->lock);
     return s;
 }
 
@@ -264,7 +266,7 @@ void stack_put(struct stack_pool *pool, struct stack_cache *cache, struct stack 
     if (++cache->count < STACK_CACHE_MAX)
         return;
     /* Give half back so stacks freed on one worker can serve another. */
-    pthread_mutex_lock(&pool->lock);
+    mutex_lock(&pool->lock, LOCK_RANK_STACK_POOL);
     while (cache->count > STACK_CACHE_MAX / 2) {
         struct stack *give = cache->free;
         cache->free = give->next;
@@ -272,12 +274,12 @@ void stack_put(struct stack_pool *pool, struct stack_cache *cache, struct stack 
         give->next = pool->free;
         pool->free = give;
     }
-    pthread_mutex_unlock(&pool->lock);
+    mutex_unlock(&pool->lock);
 }
 
 void stack_cache_flush(struct stack_pool *pool, struct stack_cache *cache)
 {
-    pthread_mutex_lock(&pool->lock);
+    mutex_lock(&pool->lock, LOCK_RANK_STACK_POOL);
     while (cache->free) {
         struct stack *give = cache->free;
         cache->free = give->next;
@@ -285,7 +287,7 @@ void stack_cache_flush(struct stack_pool *pool, struct stack_cache *cache)
         pool->free = give;
     }
     cache->count = 0;
-    pthread_mutex_unlock(&pool->lock);
+    mutex_unlock(&pool->lock);
 }
 
 bool stack_guard_hit(const struct stack *s, const void *addr)

@@ -48,6 +48,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "sched/lock_order.h"
 #include "sched/metrics.h"
 #include "sched/overflow.h"
 #include "sched/runtime.h"
@@ -175,7 +176,7 @@ void sched_woken(struct runtime *rt, struct weft_task *t)
 
 static bool idle_remove(struct runtime *rt, struct worker *w)
 {
-    pthread_mutex_lock(&rt->idle_lock);
+    mutex_lock(&rt->idle_lock, LOCK_RANK_IDLE);
     bool was = w->idle;
     if (was) {
         for (unsigned i = 0; i < rt->nidle; i++) {
@@ -187,7 +188,7 @@ static bool idle_remove(struct runtime *rt, struct worker *w)
         w->idle = false;
         __atomic_store_n(&rt->nidle, rt->nidle - 1, __ATOMIC_RELAXED);
     }
-    pthread_mutex_unlock(&rt->idle_lock);
+    mutex_unlock(&rt->idle_lock);
     return was;
 }
 
@@ -199,7 +200,7 @@ static void wake_one(struct runtime *rt, bool even_if_searching)
     if ((!even_if_searching && __atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) != 0) ||
         __atomic_load_n(&rt->nidle, __ATOMIC_RELAXED) == 0)
         return;
-    pthread_mutex_lock(&rt->idle_lock);
+    mutex_lock(&rt->idle_lock, LOCK_RANK_IDLE);
     struct worker *woken = NULL;
     if (rt->nidle > 0 &&
         (even_if_searching || __atomic_load_n(&rt->nsearching, __ATOMIC_RELAXED) == 0)) {
@@ -211,7 +212,7 @@ static void wake_one(struct runtime *rt, bool even_if_searching)
         __atomic_add_fetch(&rt->nsearching, 1, __ATOMIC_SEQ_CST);
     }
     bool polling = woken && woken->polling;
-    pthread_mutex_unlock(&rt->idle_lock);
+    mutex_unlock(&rt->idle_lock);
     if (polling)
         poller_wake(&rt->poller);
     else if (woken)
@@ -578,11 +579,11 @@ static bool everyone_idle(struct worker *w, bool polling, bool io, bool *deadloc
     struct runtime *rt = w->rt;
     /* Waiting for the lock, not trying it: a worker that finds the lock held
      * and parks could be the last idle one, whose job this is. */
-    pthread_mutex_lock(&rt->everyone_idle);
+    mutex_lock(&rt->everyone_idle, LOCK_RANK_EVERYONE_IDLE);
     /* One snapshot, under the idle set's lock: a worker takes a task from a
      * queue or a slot, or pops a timer to fire it, only after it has left
      * the idle set, so with everyone still in it nothing is in flight. */
-    pthread_mutex_lock(&rt->idle_lock);
+    mutex_lock(&rt->idle_lock, LOCK_RANK_IDLE);
     /* Not after the last task ended (workers_stop): that is no deadlock. */
     bool still = rt->nidle == rt->nworkers && !__atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE);
     bool work = still && (next_slots_filled(rt) || work_visible(rt));
@@ -595,11 +596,11 @@ static bool everyone_idle(struct worker *w, bool polling, bool io, bool *deadloc
      * exact here: stop. */
     bool ended = still && !work && __atomic_load_n(&rt->main_done, __ATOMIC_ACQUIRE) &&
                  runtime_live(rt) == 0;
-    pthread_mutex_unlock(&rt->idle_lock);
+    mutex_unlock(&rt->idle_lock);
     if (ended) {
         workers_stop(rt);
         *deadlock = false;
-        pthread_mutex_unlock(&rt->everyone_idle);
+        mutex_unlock(&rt->everyone_idle);
         return true;
     }
     if (!work && still && rt->virtual_time && io && !polling)
@@ -607,7 +608,7 @@ static bool everyone_idle(struct worker *w, bool polling, bool io, bool *deadloc
     else if (!work && still && rt->virtual_time)
         work = (polling && poller_poll(rt, 0) > 0) || advance_virtual_clock(rt);
     *deadlock = !work && still && !external && !timers;
-    pthread_mutex_unlock(&rt->everyone_idle);
+    mutex_unlock(&rt->everyone_idle);
     return work;
 }
 
@@ -660,13 +661,13 @@ static bool park(struct worker *w)
     bool io = poller_has_waiters(&rt->poller);
     bool polling = io && poller_try_acquire(&rt->poller);
     uint32_t prepared = park_prepare(&w->park);
-    pthread_mutex_lock(&rt->idle_lock);
+    mutex_lock(&rt->idle_lock, LOCK_RANK_IDLE);
     rt->idle_stack[rt->nidle] = w->index;
     w->idle = true;
     w->polling = polling;
     unsigned nidle = rt->nidle + 1;
     __atomic_store_n(&rt->nidle, nidle, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&rt->idle_lock);
+    mutex_unlock(&rt->idle_lock);
     full_fence(); /* join the idle set before re-checking */
 
     if (work_visible(rt) || __atomic_load_n(&rt->stop, __ATOMIC_ACQUIRE))
