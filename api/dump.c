@@ -6,13 +6,10 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "sched/backtrace.h"
 #include "sched/inspect.h"
-#include "sched/runtime.h"
 #include "weft.h"
 
 static int write_all(int fd, const char *p, size_t len)
@@ -42,22 +39,7 @@ int weft_dump(int fd)
         return EBADF;
     char *text = NULL;
     size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out)
-        return ENOMEM;
-    struct symbolizer *sym = symbolizer_open(); /* NULL: addresses without names */
-    int err = 0;
-    runtime_running_lock();
-    struct worker *w = worker_self();
-    struct runtime *rt = w ? w->rt : runtime_running_first();
-    if (!rt)
-        err = ESRCH;
-    for (; rt && !err; rt = w ? NULL : rt->running_next)
-        err = runtime_describe(rt, out, sym, false);
-    runtime_running_unlock();
-    symbolizer_close(sym);
-    if (fclose(out) != 0 && !err)
-        err = ENOMEM;
+    int err = runtime_dump_for_caller(&text, &len);
     if (!err)
         err = write_all(fd, text, len);
     free(text);

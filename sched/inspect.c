@@ -336,3 +336,25 @@ int runtime_describe(struct runtime *rt, FILE *out, struct symbolizer *sym, bool
     }
     return err;
 }
+
+int runtime_dump_for_caller(char **text, size_t *len)
+{
+    *text = NULL;
+    FILE *out = open_memstream(text, len);
+    if (!out)
+        return ENOMEM;
+    struct symbolizer *sym = symbolizer_open(); /* NULL: addresses without names */
+    int err = 0;
+    runtime_running_lock();
+    struct worker *w = worker_self();
+    struct runtime *rt = w ? w->rt : runtime_running_first();
+    if (!rt)
+        err = ESRCH;
+    for (; rt && !err; rt = w ? NULL : rt->running_next)
+        err = runtime_describe(rt, out, sym, false);
+    runtime_running_unlock();
+    symbolizer_close(sym);
+    if (fclose(out) != 0 && !err)
+        err = ENOMEM;
+    return err;
+}

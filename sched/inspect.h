@@ -19,4 +19,10 @@ struct symbolizer;
  * graph. 0 or ENOMEM. */
 int runtime_describe(struct runtime *rt, FILE *out, struct symbolizer *sym, bool deadlocked);
 
+/* weft_dump's text (and WEFT_DUMP_SIGNAL's): from a task, its runtime's
+ * tasks; from any other thread, those of every running runtime. 0 and
+ * *text (malloc'ed, *len bytes; free it even on error), or ESRCH when no
+ * runtime runs, or ENOMEM. */
+int runtime_dump_for_caller(char **text, size_t *len);
+
 #endif /* SCHED_INSPECT_H */

@@ -221,21 +221,13 @@ static int look(void)
     return interval == INFINITY ? -1 : (int)ceil(interval * 1e3);
 }
 
+/* This thread runs no task: every running runtime. */
 static void dump_all(void)
 {
     char *text = NULL;
     size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out)
-        return;
-    struct symbolizer *sym = symbolizer_open();
-    runtime_running_lock();
-    for (struct runtime *rt = runtime_running_first(); rt; rt = rt->running_next)
-        runtime_describe(rt, out, sym, false);
-    runtime_running_unlock();
-    symbolizer_close(sym);
-    if (fclose(out) == 0)
-        fputs(text, stderr);
+    if (runtime_dump_for_caller(&text, &len) == 0)
+        fwrite(text, 1, len, stderr);
     free(text);
 }
 
